@@ -1,0 +1,6 @@
+"""batchnorm-conformance: a property-based conformance suite for BatchNorm1d implementations.
+
+Run it with ``pytest conformance --impl=NAME`` (or ``pytest --pyargs conformance --impl=...``).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""Assertion helpers whose failure messages say what, where, expected and got.
+
+Each helper takes ``what`` (e.g. "output", "running_var after call 2") and a
+per-channel bound from ``tolerances``; on failure it names the worst element by
+(n, c, l), the expected and actual values, the bound, and how many elements are off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _where(idx: tuple[int, ...], ndim: int) -> str:
+    names = {1: ("c",), 2: ("n", "c"), 3: ("n", "c", "l")}[ndim]
+    return "[" + ", ".join(f"{k}={i}" for k, i in zip(names, idx)) + "]"
+
+
+def _broadcast_bound(bound, shape) -> np.ndarray:
+    b = np.asarray(bound, np.float64)
+    if b.ndim == 1 and len(shape) > 1:
+        b = b.reshape((1, -1) + (1,) * (len(shape) - 2))
+    return np.broadcast_to(b, shape)
+
+
+def assert_close(what: str, got, expected, bound, *, dtype=None) -> None:
+    """|got - expected| <= bound elementwise; non-finite expected values must match exactly.
+
+    Arrays are (C,), (N, C) or (N, C, L); ``bound`` is per channel (C,) or elementwise.
+    """
+    got = np.asarray(got, np.float64)
+    expected = np.asarray(expected, np.float64)
+    assert got.shape == expected.shape, f"{what}: shape {got.shape}, expected {expected.shape}"
+    b = _broadcast_bound(bound, expected.shape)
+    finite = np.isfinite(expected)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(got - expected)
+        bad_finite = finite & ~(diff <= b)  # NaN in got counts as bad
+    bad_nonfinite = ~finite & ~((np.isnan(expected) & np.isnan(got)) | (expected == got))
+    bad = bad_finite | bad_nonfinite
+    if not bad.any():
+        return
+    if bad_finite.any():
+        excess = np.where(bad_finite, np.nan_to_num(diff / np.where(b > 0, b, np.finfo(float).tiny), nan=np.inf), -1)
+        idx = np.unravel_index(int(np.argmax(excess)), expected.shape)
+        detail = f"|diff| {diff[idx]:.3g} > bound {b[idx]:.3g}"
+    else:
+        idx = tuple(np.argwhere(bad_nonfinite)[0])
+        detail = "non-finite value differs"
+    channels = sorted({int(i[1] if expected.ndim > 1 else i[0]) for i in np.argwhere(bad)})
+    dt = f" ({dtype})" if dtype is not None else ""
+    raise AssertionError(
+        f"{what}{dt} differs at {_where(tuple(int(i) for i in idx), expected.ndim)}: "
+        f"expected {expected[idx]!r}, got {got[idx]!r}, {detail}; "
+        f"{int(bad.sum())} of {bad.size} elements off, in channels {channels}"
+    )
+
+
+def assert_equal(what: str, got, expected) -> None:
+    assert got == expected, f"{what}: expected {expected!r}, got {got!r}"
+
+
+def assert_absent(what: str, value) -> None:
+    assert value is None, f"{what}: expected no such state (None), got {value!r}"
+
+
+def assert_state_close(what: str, got, expected, bound, *, dtype=None) -> None:
+    """A state vector that must exist and match (or be absent when ``expected`` is None)."""
+    if expected is None:
+        assert_absent(what, got)
+        return
+    assert got is not None, f"{what}: expected a value, the candidate has none (None)"
+    assert_close(what, got, expected, bound, dtype=dtype)
+
+
+def assert_running_stats_close(what: str, got, expected, bounds, *, dtype=None) -> None:
+    """running_mean and running_var of two states (oracle.State-like) agree within ``bounds``."""
+    assert_state_close(f"running_mean {what}", got.running_mean, expected.running_mean, bounds.running_mean, dtype=dtype)
+    assert_state_close(f"running_var {what}", got.running_var, expected.running_var, bounds.running_var, dtype=dtype)

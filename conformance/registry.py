@@ -1,0 +1,192 @@
+"""From an ``--impl`` spec to an ``Implementation``.
+
+A spec is a registered name (entry-point group ``batchnorm_conformance.impls``, where
+this project registers numpy, torch, torch-cuda and mine), ``package.module:factory``
+or ``path/to/file.py:factory``. Anything that cannot be loaded raises
+``ImplementationError`` with one message naming what was tried.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import numpy as np
+
+from .adapter import CandidateError, Instance, NumpyInstance, TorchInstance, is_torch_module
+from .cases import Config
+
+GROUP = "batchnorm_conformance.impls"
+DTYPES = ("float32", "float64")
+FORMS = ("module", "numpy")
+
+
+class ImplementationError(Exception):
+    """An --impl spec that cannot be turned into a working factory."""
+
+
+class Unavailable(Exception):
+    """Raised by a factory that cannot run here (e.g. no GPU): its tests are skipped with this reason."""
+
+
+def registered() -> dict[str, str]:
+    """Registered names and the ``module:attr`` they point to."""
+    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+
+
+@dataclass
+class Implementation:
+    """A loaded factory: builds instances of the candidate in a given dtype."""
+
+    name: str
+    spec: str
+    target: str  # what the spec resolved to (module:attr)
+    factory: object
+    form: str = "module"
+    dtypes: tuple[str, ...] = DTYPES
+    unavailable: str | None = None  # a reason to skip, when the factory says it cannot run here
+
+    def make(self, config: Config, dtype) -> Instance:
+        """Construct with every argument given explicitly."""
+        return self._build(config, dtype, config.kwargs())
+
+    def make_default(self, num_features: int, dtype) -> Instance:
+        """Construct as ``factory(C)``: the defaults are the candidate's own."""
+        return self._build(Config(num_features), dtype, {})
+
+    def _build(self, config, dtype, kwargs):
+        dtype = np.dtype(dtype)
+        try:
+            if self.form == "numpy":
+                obj = self.factory(config.num_features, dtype=dtype.type, **kwargs)
+            else:
+                obj = self.factory(config.num_features, **kwargs)
+        except Exception as e:
+            raise CandidateError(f"{self.name}: factory({config.num_features}, {_kw(kwargs)}) raised {type(e).__name__}: {e}") from e
+        if self.form == "module":
+            if not is_torch_module(obj):
+                raise CandidateError(f"{self.name}: factory returned {type(obj).__name__}, not a torch.nn.Module")
+            return TorchInstance(self.name, dtype, config, obj)
+        return NumpyInstance(self.name, dtype, config, obj)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.target}, {self.form} form, {', '.join(self.dtypes)})"
+
+
+def _kw(kwargs):
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def _load_attr(spec: str):
+    """Import ``module:attr`` or ``path/file.py:attr``."""
+    where, _, attr = spec.rpartition(":")
+    if not where or not attr:
+        raise ImplementationError(f"--impl={spec}: expected package.module:factory or path/to/file.py:factory")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise ImplementationError(f"--impl={spec}: no such file {str(path)!r}")
+        modname = f"_conformance_candidate_{path.stem}"
+        try:
+            mod_spec = importlib.util.spec_from_file_location(modname, path)
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[modname] = module
+            mod_spec.loader.exec_module(module)
+        except Exception as e:
+            raise ImplementationError(f"--impl={spec}: importing {str(path)!r} raised {type(e).__name__}: {e}") from e
+    else:
+        try:
+            module = importlib.import_module(where)
+        except Exception as e:
+            raise ImplementationError(f"--impl={spec}: cannot import module {where!r}: {type(e).__name__}: {e}") from e
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImplementationError(f"--impl={spec}: module {where!r} has no attribute {attr!r}") from None
+
+
+def _form_of(spec: str, factory) -> str:
+    """Declared by ``factory.conformance_form``, else by a required ``dtype`` parameter,
+    else by what ``factory(2)`` returns."""
+    declared = getattr(factory, "conformance_form", None)
+    if declared is not None:
+        if declared not in FORMS:
+            raise ImplementationError(f"--impl={spec}: conformance_form={declared!r}; known forms: {', '.join(FORMS)}")
+        return declared
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    p = params.get("dtype")
+    if p is not None and p.default is inspect.Parameter.empty:
+        return "numpy"
+    try:
+        probe = factory(2)
+    except Unavailable:
+        raise
+    except Exception as e:
+        raise ImplementationError(f"--impl={spec}: factory(2) raised {type(e).__name__}: {e}") from e
+    if is_torch_module(probe):
+        return "module"
+    if callable(probe) and hasattr(probe, "train") and hasattr(probe, "eval"):
+        return "numpy"
+    raise ImplementationError(
+        f"--impl={spec}: factory(2) returned {type(probe).__name__}, which is neither a torch.nn.Module "
+        "nor a NumPy module object (__call__, train, eval, .training and state attributes)"
+    )
+
+
+def resolve(spec: str) -> Implementation:
+    names = registered()
+    if spec in names:
+        name, target = spec, names[spec]
+    elif ":" in spec:
+        name, target = spec, spec
+    else:
+        listed = ", ".join(sorted(names)) or "(none)"
+        raise ImplementationError(
+            f"--impl={spec}: unknown implementation. Registered names: {listed}; "
+            "or give package.module:factory or path/to/file.py:factory"
+        )
+    factory = _load_attr(target) if target is spec else _load_registered(spec, target)
+    if not callable(factory):
+        raise ImplementationError(f"--impl={spec}: {target} is a {type(factory).__name__}, not a callable factory")
+    dtypes = tuple(getattr(factory, "conformance_dtypes", DTYPES))
+    try:
+        form = _form_of(spec, factory)
+    except Unavailable as e:
+        return Implementation(name, spec, target, factory, dtypes=dtypes, unavailable=str(e))
+    return Implementation(name, spec, target, factory, form=form, dtypes=dtypes)
+
+
+def _load_registered(spec, target):
+    try:
+        return _load_attr(target)
+    except ImplementationError as e:
+        raise ImplementationError(f"{e} (registered name {spec!r} -> {target})") from e
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One implementation in one dtype: what a property test receives."""
+
+    impl: Implementation
+    dtype: str
+
+    def make(self, config: Config) -> Instance:
+        return self.impl.make(config, self.dtype)
+
+    def make_default(self, num_features: int) -> Instance:
+        return self.impl.make_default(num_features, self.dtype)
+
+    @property
+    def id(self) -> str:
+        return f"{self.impl.name}-{self.dtype}"
+
+    def __repr__(self) -> str:
+        return self.id

@@ -1,0 +1,127 @@
+"""The error model: every comparison in the suite asks this module for its bound.
+
+A bound is per channel and is the sum of two parts, one for the candidate's dtype
+and one for the float64 oracle (both are approximations of the exact value):
+
+    u      unit roundoff of the dtype (2**-24 for float32, 2**-53 for float64)
+    g      3 + log2(m) when batch statistics are summed (pairwise summation of m
+           values; one rounding each for the mean, the product and the sum), 3 when
+           the statistics are given (eval with running stats)
+    A      max(max|x_c|, |mean_c|): the magnitude the centring cancels
+    s      1 / sqrt(var_c + eps): the amplification of normalisation
+    rho    g * u * A * s: error of the centred, normalised value caused by the
+           rounding of the mean and of x * a + b (grows with offset / spread)
+    xh     max|x_c - mean_c| * s: largest normalised magnitude
+    err(xhat) = rho + xh * (g * u + rho**2): the second term is the relative
+           error of a two-pass (or Welford) variance, including the squared
+           error of the mean it subtracts
+    bound  = SAFETY * (|w_c| * err(xhat) + u * (|w_c| * xh + |b_c|))
+
+Running statistics propagate their error through each update
+r <- (1 - f) r + f * stat: |1 - f| * err(r) + |f| * err(stat) + rounding.
+
+The bounds are first-order worst cases, not fitted to any implementation; SAFETY
+covers the second-order terms. An implementation that computes the variance as
+E[x^2] - E[x]^2 in the working precision is not numerically sound and fails on
+large-offset data; that is a finding, not a tolerance problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import oracle
+
+SAFETY = 4.0
+
+
+def unit_roundoff(dtype) -> float:
+    return float(np.finfo(np.dtype(dtype)).eps) / 2.0
+
+
+def summation_growth(m: int) -> float:
+    return 3.0 + float(np.log2(max(m, 1)))
+
+
+def _channel_max(a: np.ndarray, axes) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.abs(a).max(axis=axes) if a.size else np.zeros(a.shape[1])
+
+
+def _abs_or_one(v, C):
+    return np.ones(C) if v is None else np.abs(np.asarray(v, np.float64))
+
+
+def _abs_or_zero(v, C):
+    return np.zeros(C) if v is None else np.abs(np.asarray(v, np.float64))
+
+
+def _output_bound_one(x, mean, var, eps, weight, bias, u, g):
+    axes = oracle.reduction_axes(x)
+    C = x.shape[1]
+    s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
+    A = np.maximum(_channel_max(x, axes), np.abs(mean))
+    centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
+    xh = _channel_max(centred, axes) * s
+    rho = g * u * A * s
+    err_xhat = rho + xh * (g * u + rho**2)
+    w, b = _abs_or_one(weight, C), _abs_or_zero(bias, C)
+    return SAFETY * (w * err_xhat + u * (w * xh + b))
+
+
+def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -> np.ndarray:
+    """Per-channel bound on |candidate output - oracle output| for one forward call.
+
+    ``mean`` and ``var`` are the statistics the oracle normalised with (batch or running).
+    """
+    x = np.asarray(x, np.float64)
+    m = oracle.values_per_channel(x) if batch_stats else 1
+    g = summation_growth(m) if batch_stats else 3.0
+    return sum(
+        _output_bound_one(x, mean, var, eps, weight, bias, unit_roundoff(dt), g)
+        for dt in (dtype, np.float64)
+    )
+
+
+def batch_stat_bounds(x, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel bounds on the batch mean and on the unbiased batch variance."""
+    x = np.asarray(x, np.float64)
+    axes = oracle.reduction_axes(x)
+    m = oracle.values_per_channel(x)
+    g = summation_growth(m)
+    mean, var_u = oracle.batch_mean(x), oracle.batch_var(x, unbiased=True)
+    A = np.maximum(_channel_max(x, axes), np.abs(mean))
+    dmean, dvar = 0.0, 0.0
+    for dt in (dtype, np.float64):
+        u = unit_roundoff(dt)
+        dmu = g * u * A
+        dmean = dmean + SAFETY * dmu
+        dvar = dvar + SAFETY * ((g + 1) * u * var_u + dmu**2 * m / max(m - 1, 1))
+    return dmean, dvar
+
+
+def running_bound(prev_err, prev, stat, stat_err, f: float, dtype) -> np.ndarray:
+    """Bound on the error of (1 - f) * prev + f * stat, given bounds on its inputs."""
+    prev, stat = np.asarray(prev, np.float64), np.asarray(stat, np.float64)
+    rounding = sum(
+        SAFETY * unit_roundoff(dt) * (abs(1 - f) * np.abs(prev) + abs(f) * np.abs(stat)) for dt in (dtype, np.float64)
+    )
+    return abs(1 - f) * prev_err + abs(f) * stat_err + 2 * rounding
+
+
+def value_bound(values, dtype) -> np.ndarray:
+    """Bound for values stored in ``dtype`` that should equal ``values`` (one rounding each)."""
+    v = np.abs(np.asarray(values, np.float64))
+    return SAFETY * (unit_roundoff(dtype) + unit_roundoff(np.float64)) * v
+
+
+def stat_error_effect(x, mean, var, eps, weight, mean_err, var_err) -> np.ndarray:
+    """Extra output error when normalising with statistics known only to within
+    ``mean_err`` and ``var_err`` (running stats that carry earlier rounding)."""
+    x = np.asarray(x, np.float64)
+    axes = oracle.reduction_axes(x)
+    s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
+    centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
+    xh = _channel_max(centred, axes) * s
+    w = _abs_or_one(weight, x.shape[1])
+    return w * (mean_err * s + xh * var_err * s * s)

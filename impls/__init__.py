@@ -1,0 +1,1 @@
+"""Registered implementations and adapters: the NumPy reference, torch, and the candidate slot ``mine``."""
