@@ -82,6 +82,9 @@ class Case:
             *(getattr(self.state, k) if getattr(fresh, k) is not None else None for k in _STATE_FIELDS)
         ).copy()  # only the fields this configuration has
 
+    def _repr_pretty_(self, p, cycle):  # how Hypothesis prints a counterexample
+        p.text(repr(self))
+
     def __repr__(self) -> str:
         lines = [f"Case({self.dtype}, {self.config!r},"]
         if self.state is not None:

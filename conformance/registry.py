@@ -190,3 +190,6 @@ class Subject:
 
     def __repr__(self) -> str:
         return self.id
+
+    def _repr_pretty_(self, p, cycle):  # how Hypothesis prints the falsifying example
+        p.text(self.id)

@@ -15,7 +15,10 @@ and one for the float64 oracle (both are approximations of the exact value):
     err(xhat) = rho + xh * (g * u + rho**2): the second term is the relative
            error of a two-pass (or Welford) variance, including the squared
            error of the mean it subtracts
-    bound  = SAFETY * (|w_c| * err(xhat) + u * (|w_c| * xh + |b_c|))
+    eta    the smallest normal number of the dtype: an implementation may flush
+           subnormal inputs and results to zero (torch's float32 CPU kernel turns
+           [1e-45, 0] into [0, 0]), so each value is known only to within eta
+    bound  = SAFETY * (|w_c| * (err(xhat) + eta * s) + u * (|w_c| * xh + |b_c|) + eta)
 
 Running statistics propagate their error through each update
 r <- (1 - f) r + f * stat: |1 - f| * err(r) + |f| * err(stat) + rounding.
@@ -39,6 +42,10 @@ def unit_roundoff(dtype) -> float:
     return float(np.finfo(np.dtype(dtype)).eps) / 2.0
 
 
+def underflow(dtype) -> float:
+    return float(np.finfo(np.dtype(dtype)).smallest_normal)
+
+
 def summation_growth(m: int) -> float:
     return 3.0 + float(np.log2(max(m, 1)))
 
@@ -56,7 +63,7 @@ def _abs_or_zero(v, C):
     return np.zeros(C) if v is None else np.abs(np.asarray(v, np.float64))
 
 
-def _output_bound_one(x, mean, var, eps, weight, bias, u, g):
+def _output_bound_one(x, mean, var, eps, weight, bias, u, g, eta):
     axes = oracle.reduction_axes(x)
     C = x.shape[1]
     s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
@@ -66,7 +73,7 @@ def _output_bound_one(x, mean, var, eps, weight, bias, u, g):
     rho = g * u * A * s
     err_xhat = rho + xh * (g * u + rho**2)
     w, b = _abs_or_one(weight, C), _abs_or_zero(bias, C)
-    return SAFETY * (w * err_xhat + u * (w * xh + b))
+    return SAFETY * (w * (err_xhat + eta * s) + u * (w * xh + b) + eta)
 
 
 def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -> np.ndarray:
@@ -78,7 +85,7 @@ def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -
     m = oracle.values_per_channel(x) if batch_stats else 1
     g = summation_growth(m) if batch_stats else 3.0
     return sum(
-        _output_bound_one(x, mean, var, eps, weight, bias, unit_roundoff(dt), g)
+        _output_bound_one(x, mean, var, eps, weight, bias, unit_roundoff(dt), g, underflow(dt))
         for dt in (dtype, np.float64)
     )
 
@@ -95,8 +102,8 @@ def batch_stat_bounds(x, dtype) -> tuple[np.ndarray, np.ndarray]:
     for dt in (dtype, np.float64):
         u = unit_roundoff(dt)
         dmu = g * u * A
-        dmean = dmean + SAFETY * dmu
-        dvar = dvar + SAFETY * ((g + 1) * u * var_u + dmu**2 * m / max(m - 1, 1))
+        dmean = dmean + SAFETY * (dmu + underflow(dt))
+        dvar = dvar + SAFETY * ((g + 1) * u * var_u + dmu**2 * m / max(m - 1, 1) + underflow(dt))
     return dmean, dvar
 
 
@@ -104,7 +111,8 @@ def running_bound(prev_err, prev, stat, stat_err, f: float, dtype) -> np.ndarray
     """Bound on the error of (1 - f) * prev + f * stat, given bounds on its inputs."""
     prev, stat = np.asarray(prev, np.float64), np.asarray(stat, np.float64)
     rounding = sum(
-        SAFETY * unit_roundoff(dt) * (abs(1 - f) * np.abs(prev) + abs(f) * np.abs(stat)) for dt in (dtype, np.float64)
+        SAFETY * (unit_roundoff(dt) * (abs(1 - f) * np.abs(prev) + abs(f) * np.abs(stat)) + underflow(dt))
+        for dt in (dtype, np.float64)
     )
     return abs(1 - f) * prev_err + abs(f) * stat_err + 2 * rounding
 
@@ -112,7 +120,7 @@ def running_bound(prev_err, prev, stat, stat_err, f: float, dtype) -> np.ndarray
 def value_bound(values, dtype) -> np.ndarray:
     """Bound for values stored in ``dtype`` that should equal ``values`` (one rounding each)."""
     v = np.abs(np.asarray(values, np.float64))
-    return SAFETY * (unit_roundoff(dtype) + unit_roundoff(np.float64)) * v
+    return SAFETY * sum(unit_roundoff(dt) * v + underflow(dt) for dt in (dtype, np.float64))
 
 
 def stat_error_effect(x, mean, var, eps, weight, mean_err, var_err) -> np.ndarray:

@@ -1,0 +1,59 @@
+"""A module built as factory(C): its defaults, observed through behaviour."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import oracle, replay, tolerances
+from conformance import strategies as cst
+from conformance.assertions import assert_close, assert_equal, assert_running_stats_close
+from conformance.cases import Call, Case, Config
+from conformance.profiles import conformance_settings
+
+
+def default_case(data, dtype, training):
+    C = data.draw(cst.num_features, label="num_features")
+    shape = data.draw(cst.shapes(C), label="shape")
+    x = data.draw(cst.inputs(dtype, shape), label="x")
+    return Case(Config(C), np.dtype(dtype).name, (Call(training, x),))
+
+
+@conformance_settings
+@given(data=st.data())
+def test_a_fresh_module_is_in_training_mode(subject, data):
+    C = data.draw(cst.num_features, label="num_features")
+    assert subject.make_default(C).training is True, "a fresh module should be in training mode (.training is True)"
+
+
+@conformance_settings
+@given(data=st.data())
+def test_a_fresh_module_normalises_with_eps_1e_5_and_identity_affine(subject, data):
+    case = default_case(data, subject.dtype, training=True)
+    inst = subject.make_default(case.config.num_features)
+    y = inst.forward(case.x)
+    exp = replay.run_oracle(case)
+    assert_close("train output of factory(C)", y, exp.outputs[0], exp.output_bounds[0], dtype=subject.dtype)
+
+
+@conformance_settings
+@given(data=st.data())
+def test_a_fresh_module_updates_running_stats_with_momentum_0_1(subject, data):
+    case = default_case(data, subject.dtype, training=True)
+    inst = subject.make_default(case.config.num_features)
+    inst.forward(case.x)
+    exp = replay.run_oracle(case)
+    assert_running_stats_close("after one train call of factory(C)", inst.get_state(), exp.states[0],
+                               exp.state_bounds[0], dtype=subject.dtype)
+    assert_equal("num_batches_tracked after one train call of factory(C)", inst.get_state().num_batches_tracked, 1)
+
+
+@conformance_settings
+@given(data=st.data())
+def test_a_fresh_module_has_zero_mean_unit_variance_running_stats(subject, data):
+    """In eval mode a fresh module outputs x / sqrt(1 + 1e-5)."""
+    case = default_case(data, subject.dtype, training=False)
+    inst = subject.make_default(case.config.num_features)
+    inst.eval()
+    y = inst.forward(case.x)
+    exp = replay.run_oracle(case)
+    assert_close("eval output of a fresh factory(C)", y, exp.outputs[0], exp.output_bounds[0], dtype=subject.dtype)
