@@ -50,10 +50,13 @@ channel_profiles = st.sampled_from(list(PROFILES)).flatmap(
 unit_values = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)
 
 
+SMALL_ARRAY = 64  # up to this many elements, arrays are drawn (and shrunk) element by element
+
+
 def noise(shape):
     """Values in [-1, 1]: drawn element by element for small arrays (they shrink), from a
     seeded generator for large ones (drawing thousands of elements one by one is slow)."""
-    if int(np.prod(shape)) <= 256:
+    if int(np.prod(shape)) <= SMALL_ARRAY:
         return hnp.arrays(np.float64, shape, elements=unit_values)
     return st.integers(0, 2**32 - 1).map(lambda seed: np.random.default_rng(seed).uniform(-1.0, 1.0, shape))
 
