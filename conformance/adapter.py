@@ -1,8 +1,9 @@
 """One small interface over every candidate form.
 
 Properties see an ``Instance``: call it in train or eval mode, read and set its state.
-Whether the candidate is a torch.nn.Module or a NumPy object, the dtype move, building
-non-contiguous inputs and noticing a modified input all live here, once.
+Whether the candidate is a torch.nn.Module, a NumPy object, a function with
+torch.nn.functional.batch_norm's signature or a pure init/apply pair; the dtype move;
+building non-contiguous inputs; and noticing a modified input all live here, once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from . import oracle
 from .cases import Config
 
 STATE_FIELDS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+VECTORS = STATE_FIELDS[:4]
 
 
 class CandidateError(AssertionError):
@@ -42,10 +44,55 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
+# --- array kinds -------------------------------------------------------------------
+
+
+class NumpyArrays:
+    name = "numpy.ndarray"
+
+    def native(self, a: np.ndarray, dtype=None):
+        return a if dtype is None else np.array(a, dtype=dtype)
+
+    def to_numpy(self, a) -> np.ndarray:
+        return np.array(a)
+
+    def is_native(self, a) -> bool:
+        return isinstance(a, np.ndarray)
+
+    def dtype_name(self, a) -> str:
+        return np.asarray(a).dtype.name
+
+
+class TorchArrays:
+    name = "torch.Tensor"
+
+    def __init__(self, device=None):
+        import torch
+
+        self.torch, self.device = torch, device or torch.device("cpu")
+
+    def native(self, a: np.ndarray, dtype=None):
+        t = self.torch.from_numpy(np.asarray(a) if dtype is None else np.array(a, dtype=dtype))
+        return t.to(self.device)
+
+    def to_numpy(self, a) -> np.ndarray:
+        return a.detach().cpu().numpy().copy()
+
+    def is_native(self, a) -> bool:
+        return isinstance(a, self.torch.Tensor)
+
+    def dtype_name(self, a) -> str:
+        return str(a.dtype).removeprefix("torch.")
+
+
+# --- the interface -------------------------------------------------------------------
+
+
 class Instance:
     """One constructed candidate under test, in one dtype."""
 
     form = "?"
+    arrays: NumpyArrays | TorchArrays
 
     def __init__(self, name: str, dtype, config: Config):
         self.name, self.dtype, self.config = name, np.dtype(dtype), config
@@ -67,12 +114,12 @@ class Instance:
 
     def forward_raw(self, x: np.ndarray, layout: str = "contiguous") -> np.ndarray:
         """Call the candidate and let its exceptions through (for the error properties)."""
-        arr = lay_out(x, layout)
-        native = self._to_native(arr)
-        before = x.copy()
+        native = self.arrays.native(lay_out(x, layout))
         out = self._call(native)
-        self.input_modified = not _same(self._from_native_input(native), before)
-        y = self._from_native_output(out)
+        self.input_modified = not _same(self.arrays.to_numpy(native), x)
+        if not self.arrays.is_native(out):
+            raise CandidateError(f"{self.name} returned {type(out).__name__}, expected {self.arrays.name}")
+        y = self.arrays.to_numpy(out)
         if y.shape != x.shape:
             raise CandidateError(f"{self.name} returned shape {y.shape} for an input of shape {x.shape}")
         return y
@@ -80,11 +127,9 @@ class Instance:
     # --- state -------------------------------------------------------------------
     def get_state(self) -> oracle.State:
         """The state as float64 copies (None where absent)."""
-        raw = {k: self._get(k) for k in STATE_FIELDS}
-        return oracle.State(
-            **{k: None if v is None else np.array(v, np.float64) for k, v in raw.items() if k != "num_batches_tracked"},
-            num_batches_tracked=raw["num_batches_tracked"],
-        )
+        vec = {k: None if (v := self._get(k)) is None else np.array(self.arrays.to_numpy(v), np.float64) for k in VECTORS}
+        nbt = self._get("num_batches_tracked")
+        return oracle.State(**vec, num_batches_tracked=None if nbt is None else int(nbt))
 
     def set_state(self, state: oracle.State) -> None:
         for k in STATE_FIELDS:
@@ -97,26 +142,23 @@ class Instance:
 
     def state_dtypes(self) -> dict[str, str]:
         """Dtype names of the floating-point state that exists."""
-        return {k: d for k in STATE_FIELDS[:4] if (d := self._dtype_of(k)) is not None}
+        return {k: self.arrays.dtype_name(v) for k in VECTORS if (v := self._get(k)) is not None}
 
-    # --- to be provided per form ------------------------------------------------
+    # --- per form ------------------------------------------------------------------
     training: bool
 
     def train(self, mode: bool = True): ...
     def eval(self): ...
     def _call(self, native): ...
-    def _to_native(self, arr: np.ndarray): ...
-    def _from_native_input(self, native) -> np.ndarray: ...
-    def _from_native_output(self, out) -> np.ndarray: ...
     def _get(self, key): ...
     def _set(self, key, value): ...
-    def _dtype_of(self, key) -> str | None: ...
 
 
 class NumpyInstance(Instance):
     """A NumPy object: __call__(ndarray) -> ndarray, train(), eval(), .training, state attributes."""
 
     form = "numpy"
+    arrays = NumpyArrays()
 
     def __init__(self, name, dtype, config, obj):
         super().__init__(name, dtype, config)
@@ -135,32 +177,15 @@ class NumpyInstance(Instance):
     def _call(self, native):
         return self.obj(native)
 
-    def _to_native(self, arr):
-        return arr
-
-    def _from_native_input(self, native):
-        return np.asarray(native)
-
-    def _from_native_output(self, out):
-        if not isinstance(out, np.ndarray):
-            raise CandidateError(f"{self.name} returned {type(out).__name__}, expected numpy.ndarray")
-        return out.copy()
-
     def _get(self, key):
         v = getattr(self.obj, key, None)
-        if key == "num_batches_tracked":
-            return None if v is None else int(v)
-        return v
+        return None if v is None else (int(v) if key == "num_batches_tracked" else v)
 
     def _set(self, key, value):
         if key == "num_batches_tracked":
             setattr(self.obj, key, int(value))
         else:
             setattr(self.obj, key, np.array(value, dtype=np.asarray(self._get(key)).dtype))
-
-    def _dtype_of(self, key):
-        v = getattr(self.obj, key, None)
-        return None if v is None else np.asarray(v).dtype.name
 
 
 class TorchInstance(Instance):
@@ -173,9 +198,9 @@ class TorchInstance(Instance):
 
         super().__init__(name, dtype, config)
         self.torch = torch
-        self.module = module.to(_torch_dtype(torch, dtype))
+        self.module = module.to(torch_dtype(dtype))
         tensors = list(module.parameters()) + list(module.buffers())
-        self.device = tensors[0].device if tensors else torch.device("cpu")
+        self.arrays = TorchArrays(tensors[0].device if tensors else None)
 
     @property
     def training(self) -> bool:
@@ -191,37 +216,104 @@ class TorchInstance(Instance):
         with self.torch.no_grad():
             return self.module(native)
 
-    def _to_native(self, arr):
-        return self.torch.from_numpy(arr).to(self.device)
-
-    def _from_native_input(self, native):
-        return native.cpu().numpy()
-
-    def _from_native_output(self, out):
-        if not isinstance(out, self.torch.Tensor):
-            raise CandidateError(f"{self.name} returned {type(out).__name__}, expected torch.Tensor")
-        return out.detach().cpu().numpy().copy()
-
     def _get(self, key):
         v = getattr(self.module, key, None)
-        if v is None:
-            return None
-        if key == "num_batches_tracked":
-            return int(v.item())
-        return v.detach().cpu().numpy()
+        return None if v is None else (int(v.item()) if key == "num_batches_tracked" else v)
 
     def _set(self, key, value):
         t = getattr(self.module, key)
         with self.torch.no_grad():
             t.copy_(self.torch.as_tensor(np.asarray(value)).to(t.dtype))
 
-    def _dtype_of(self, key):
-        v = getattr(self.module, key, None)
-        return None if v is None else str(v.dtype).removeprefix("torch.")
+
+class _HeldState(Instance):
+    """Forms whose state the suite holds and passes in: functional and pure."""
+
+    def __init__(self, name, dtype, config, arrays, state: dict):
+        super().__init__(name, dtype, config)
+        self.arrays, self.state, self.training = arrays, state, True
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+
+    def eval(self):
+        self.training = False
+
+    def _get(self, key):
+        return self.state.get(key)
+
+    def _set(self, key, value):
+        self.state[key] = int(value) if key == "num_batches_tracked" else self.arrays.native(np.asarray(value), self.dtype)
 
 
-def _torch_dtype(torch, dtype):
-    return {"float32": torch.float32, "float64": torch.float64}[np.dtype(dtype).name]
+def fresh_state(config: Config, dtype, arrays) -> dict:
+    fresh = oracle.State.fresh(config.num_features, affine=config.affine, track_running_stats=config.track_running_stats)
+    state = {k: None if (v := getattr(fresh, k)) is None else arrays.native(v, dtype) for k in VECTORS}
+    state["num_batches_tracked"] = fresh.num_batches_tracked
+    return state
+
+
+class FunctionalInstance(_HeldState):
+    """fn(input, running_mean, running_var, weight, bias, training, momentum, eps) -> output,
+    running stats updated in place. The suite plays the module's part: it holds the
+    tensors, and (as BatchNorm1d does) uses batch statistics when there are no running stats.
+    The function never sees num_batches_tracked: the suite holds it and nothing changes it."""
+
+    def __init__(self, name, dtype, config, fn, arrays):
+        super().__init__(name, dtype, config, arrays, fresh_state(config, dtype, arrays))
+        self.fn = fn
+        self.form = "functional-torch" if isinstance(arrays, TorchArrays) else "functional-numpy"
+
+    def _call(self, native):
+        s, c = self.state, self.config
+        training = self.training or s["running_mean"] is None
+        return self.fn(native, s["running_mean"], s["running_var"], s["weight"], s["bias"], training, c.momentum, c.eps)
+
+    def _set(self, key, value):  # in place: the function writes into the tensors it is given
+        if key in VECTORS:
+            self.state[key][...] = self.arrays.native(np.asarray(value), self.dtype)
+        else:
+            super()._set(key, value)
+
+
+class PureInstance(_HeldState):
+    """init(num_features, *, affine, track_running_stats, dtype) -> state;
+    apply(state, x, *, training, momentum, eps) -> (y, new_state). Nothing passed in may change."""
+
+    form = "pure"
+
+    def __init__(self, name, dtype, config, obj):
+        try:
+            state = obj.init(config.num_features, affine=config.affine, track_running_stats=config.track_running_stats,
+                             dtype=np.dtype(dtype).type)
+        except Exception as e:
+            raise CandidateError(f"{name}: init({config.num_features}, ...) raised {type(e).__name__}: {e}") from e
+        super().__init__(name, dtype, config, NumpyArrays(), dict(state))
+        self.obj = obj
+        self.state_modified = False  # whether the last apply changed the state passed in
+
+    def _call(self, native):
+        passed = dict(self.state)
+        before = {k: None if v is None else np.array(v, copy=True) for k, v in passed.items()}
+        out = self.obj.apply(passed, native, training=self.training, momentum=self.config.momentum, eps=self.config.eps)
+        self.state_modified = set(passed) != set(before) or any(not _equal_value(passed[k], before[k]) for k in before)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise CandidateError(f"{self.name}: apply returned {type(out).__name__}, expected a (y, new_state) pair")
+        y, new_state = out
+        self.state = dict(new_state)
+        return y
+
+
+def _equal_value(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return _same(np.asarray(a), np.asarray(b))
+
+
+def torch_dtype(dtype):
+    import torch
+
+    return getattr(torch, np.dtype(dtype).name)
 
 
 def is_torch_module(obj) -> bool:

@@ -89,7 +89,7 @@ class Case:
         lines = [f"Case({self.dtype}, {self.config!r},"]
         if self.state is not None:
             st = ", ".join(
-                f"{k}={_array_repr(v) if isinstance(v, np.ndarray) else v!r}"
+                f"{k}={_array_repr(v) if isinstance(v, np.ndarray) else repr(v)}"
                 for k in _STATE_FIELDS
                 if (v := getattr(self.state, k)) is not None
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import known_deviations, profiles
+from . import forms, known_deviations, profiles
 from .registry import ImplementationError, Subject, registered, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,6 +58,8 @@ def _installed_path(arg: str) -> str:
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "conformance_needs(*capabilities): the property applies only to candidate "
+                            "forms with these capabilities (see conformance/forms.py)")
     specs = config.getoption("conformance_impls")
     if specs:
         impls, seen = [], set()
@@ -133,10 +135,15 @@ def property_id(item) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
+    ours = [it for it in items if "subject" in getattr(getattr(it, "callspec", None), "params", {})]
+    for it in ours:
+        needed = [c for m in it.iter_markers("conformance_needs") for c in m.args]
+        reason = forms.not_applicable(it.callspec.params["subject"].impl.form, needed)
+        if reason:
+            it.add_marker(pytest.mark.skip(reason=reason))
     deviations = config.stash.get(_DEVIATIONS, [])
     if not deviations:
         return
-    ours = [it for it in items if "subject" in getattr(getattr(it, "callspec", None), "params", {})]
     known = {property_id(it) for it in ours}
     unknown = sorted({d.property_id for d in deviations} - known)
     if unknown and ours:
@@ -197,6 +204,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             sid = _subject_id(getattr(rep, "nodeid", "") or "")
             if sid in ids and rep.when in ("call", "setup"):
                 name = rep.nodeid.split("::")[-1].split("[")[0].removeprefix("test_")
+                if key == "skipped" and "not applicable" in str(rep.longrepr):
+                    key = "not applicable"
                 per[sid]["fixed" if _is_fixed(rep) else key].append(name)
     if not per:
         return

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .adapter import CandidateError, Instance, NumpyInstance, TorchInstance, is_torch_module
+from .adapter import (CandidateError, FunctionalInstance, Instance, NumpyArrays, NumpyInstance, PureInstance,
+                      TorchArrays, TorchInstance, is_torch_module)
 from .cases import Config
+from .forms import FORMS, HAS
 
 GROUP = "batchnorm_conformance.impls"
 DTYPES = ("float32", "float64")
-FORMS = ("module", "numpy")
+FUNCTIONAL_PARAMS = ("running_mean", "running_var")
 
 
 class ImplementationError(Exception):
@@ -57,10 +59,17 @@ class Implementation:
 
     def make_default(self, num_features: int, dtype) -> Instance:
         """Construct as ``factory(C)``: the defaults are the candidate's own."""
+        if "constructor" not in HAS[self.form]:
+            raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")
         return self._build(Config(num_features), dtype, {})
 
     def _build(self, config, dtype, kwargs):
         dtype = np.dtype(dtype)
+        if self.form == "pure":
+            return PureInstance(self.name, dtype, config, self.factory)
+        if self.form.startswith("functional"):
+            arrays = TorchArrays() if self.form == "functional-torch" else NumpyArrays()
+            return FunctionalInstance(self.name, dtype, config, self.factory, arrays)
         try:
             if self.form == "numpy":
                 obj = self.factory(config.num_features, dtype=dtype.type, **kwargs)
@@ -110,18 +119,26 @@ def _load_attr(spec: str):
         raise ImplementationError(f"--impl={spec}: module {where!r} has no attribute {attr!r}") from None
 
 
-def _form_of(spec: str, factory) -> str:
-    """Declared by ``factory.conformance_form``, else by a required ``dtype`` parameter,
-    else by what ``factory(2)`` returns."""
-    declared = getattr(factory, "conformance_form", None)
+def _form_of(spec: str, factory, declared: str | None) -> str:
+    """The candidate's form, declared or read from its signature, never guessed from an exception.
+
+    In order: a ``@form`` suffix on the spec; a ``conformance_form`` attribute; an object
+    with ``init`` and ``apply`` (pure); a signature whose 2nd and 3rd parameters are
+    running_mean and running_var (functional-torch); a required ``dtype`` parameter
+    (numpy); else what ``factory(2)`` returns (module or numpy object)."""
+    declared = declared or getattr(factory, "conformance_form", None)
     if declared is not None:
         if declared not in FORMS:
-            raise ImplementationError(f"--impl={spec}: conformance_form={declared!r}; known forms: {', '.join(FORMS)}")
+            raise ImplementationError(f"--impl={spec}: form {declared!r} is not one of: {', '.join(FORMS)}")
         return declared
+    if callable(getattr(factory, "init", None)) and callable(getattr(factory, "apply", None)):
+        return "pure"
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}
+    if tuple(params)[1:3] == FUNCTIONAL_PARAMS:
+        return "functional-torch"
     p = params.get("dtype")
     if p is not None and p.default is inspect.Parameter.empty:
         return "numpy"
@@ -136,12 +153,18 @@ def _form_of(spec: str, factory) -> str:
     if callable(probe) and hasattr(probe, "train") and hasattr(probe, "eval"):
         return "numpy"
     raise ImplementationError(
-        f"--impl={spec}: factory(2) returned {type(probe).__name__}, which is neither a torch.nn.Module "
-        "nor a NumPy module object (__call__, train, eval, .training and state attributes)"
+        f"--impl={spec}: factory(2) returned {type(probe).__name__}, which matches no candidate form. The forms: "
+        "a factory returning a torch.nn.Module or a NumPy object (__call__, train, eval, state attributes); "
+        "a function with torch.nn.functional.batch_norm's signature (functional-torch, functional-numpy); "
+        "an object with init and apply (pure). Declare one with a suffix, e.g. --impl=pkg.mod:fn@functional-numpy"
     )
 
 
 def resolve(spec: str) -> Implementation:
+    full = spec
+    head, sep, tail = spec.rpartition("@")  # an optional form declaration: pkg.mod:fn@functional-numpy
+    declared = tail if sep and tail in FORMS else None
+    spec = head if declared else spec
     names = registered()
     if spec in names:
         name, target = spec, names[spec]
@@ -154,14 +177,16 @@ def resolve(spec: str) -> Implementation:
             "or give package.module:factory or path/to/file.py:factory"
         )
     factory = _load_attr(target) if target is spec else _load_registered(spec, target)
-    if not callable(factory):
+    is_pure = hasattr(factory, "init") and hasattr(factory, "apply")
+    if not callable(factory) and not is_pure:
         raise ImplementationError(f"--impl={spec}: {target} is a {type(factory).__name__}, not a callable factory")
     dtypes = tuple(getattr(factory, "conformance_dtypes", DTYPES))
+    name = full if declared else name
     try:
-        form = _form_of(spec, factory)
+        form = _form_of(spec, factory, declared)
     except Unavailable as e:
-        return Implementation(name, spec, target, factory, dtypes=dtypes, unavailable=str(e))
-    return Implementation(name, spec, target, factory, form=form, dtypes=dtypes)
+        return Implementation(name, full, target, factory, dtypes=dtypes, unavailable=str(e))
+    return Implementation(name, full, target, factory, form=form, dtypes=dtypes)
 
 
 def _load_registered(spec, target):
@@ -179,6 +204,12 @@ class Subject:
     dtype: str
 
     def make(self, config: Config) -> Instance:
+        """Build the candidate for ``config``; a configuration its form cannot express
+        (momentum=None without a batch counter) is not applicable: Hypothesis discards it."""
+        if config.momentum is None and "counter" not in HAS[self.impl.form]:
+            from hypothesis import reject
+
+            reject()
         return self.impl.make(config, self.dtype)
 
     def make_default(self, num_features: int) -> Instance:

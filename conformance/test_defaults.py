@@ -8,6 +8,7 @@ from conformance import oracle, replay, tolerances
 from conformance import strategies as cst
 from conformance.assertions import assert_close, assert_equal, assert_running_stats_close
 from conformance.cases import Call, Case, Config
+from conformance.forms import needs
 from conformance.profiles import conformance_settings
 
 
@@ -18,6 +19,7 @@ def default_case(data, dtype, training):
     return Case(Config(C), np.dtype(dtype).name, (Call(training, x),))
 
 
+@needs("constructor")
 @conformance_settings
 @given(data=st.data())
 def test_a_fresh_module_is_in_training_mode(subject, data):
@@ -25,6 +27,7 @@ def test_a_fresh_module_is_in_training_mode(subject, data):
     assert subject.make_default(C).training is True, "a fresh module should be in training mode (.training is True)"
 
 
+@needs("constructor")
 @conformance_settings
 @given(data=st.data())
 def test_a_fresh_module_normalises_with_eps_1e_5_and_identity_affine(subject, data):
@@ -35,6 +38,7 @@ def test_a_fresh_module_normalises_with_eps_1e_5_and_identity_affine(subject, da
     assert_close("train output of factory(C)", y, exp.outputs[0], exp.output_bounds[0], dtype=subject.dtype)
 
 
+@needs("constructor")
 @conformance_settings
 @given(data=st.data())
 def test_a_fresh_module_updates_running_stats_with_momentum_0_1(subject, data):
@@ -47,6 +51,7 @@ def test_a_fresh_module_updates_running_stats_with_momentum_0_1(subject, data):
     assert_equal("num_batches_tracked after one train call of factory(C)", inst.get_state().num_batches_tracked, 1)
 
 
+@needs("constructor")
 @conformance_settings
 @given(data=st.data())
 def test_a_fresh_module_has_zero_mean_unit_variance_running_stats(subject, data):

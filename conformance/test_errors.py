@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import strategies as cst
+from conformance.forms import needs
 from conformance.profiles import conformance_settings
 
 
@@ -17,6 +18,7 @@ def raised(inst, x):
     return None
 
 
+@needs("rank_check")
 @conformance_settings
 @given(data=st.data())
 def test_input_of_rank_other_than_2_or_3_raises_value_error(subject, data):

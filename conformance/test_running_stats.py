@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from conformance import replay
 from conformance import strategies as cst
 from conformance.assertions import assert_absent, assert_close, assert_equal, assert_running_stats_close
+from conformance.forms import needs
 from conformance.profiles import conformance_settings
 
 
@@ -35,6 +36,7 @@ def test_running_stats_after_k_train_steps_match_the_closed_form(subject, data):
     check_states(subject, case)
 
 
+@needs("counter")
 @conformance_settings
 @given(data=st.data())
 def test_momentum_none_is_the_cumulative_average(subject, data):
@@ -80,6 +82,7 @@ def test_momentum_one_stores_the_last_batch_statistics(subject, data):
                  last.batch_var_unbiased, exp.state_bounds[-1].running_var, dtype=subject.dtype)
 
 
+@needs("counter")
 @conformance_settings
 @given(data=st.data())
 def test_num_batches_tracked_counts_train_calls_only(subject, data):

@@ -1,0 +1,50 @@
+"""Candidate forms and what each can express.
+
+module              a torch.nn.Module shaped like torch.nn.BatchNorm1d
+numpy               a NumPy object: __call__, train, eval, state attributes
+functional-torch    torch.nn.functional.batch_norm's signature, on torch tensors
+functional-numpy    the same signature, on NumPy arrays
+pure                init(...) -> state and apply(state, x, ...) -> (y, new_state)
+
+A property that needs something a form does not have is reported as not
+applicable for that form, with the reason; it is never silently passed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+FORMS = ("module", "numpy", "functional-torch", "functional-numpy", "pure")
+
+# What a property may need, and why a form without it cannot be checked for it.
+REASONS = {
+    "counter": "it keeps no batch counter (num_batches_tracked), so momentum=None and the count have no meaning",
+    "constructor": "it has no constructor whose defaults could be observed",
+    "rank_check": "the 1D/4D ValueError belongs to BatchNorm1d; the functional form accepts any rank >= 2",
+    "stats_arguments": "only the functional form receives running stats (and their dtype) as arguments",
+    "state_argument": "only the pure form receives its whole state as an argument and returns a new one",
+}
+
+HAS = {
+    "module": {"counter", "constructor", "rank_check"},
+    "numpy": {"counter", "constructor", "rank_check"},
+    "functional-torch": {"stats_arguments"},
+    "functional-numpy": {"stats_arguments"},
+    "pure": {"counter", "rank_check", "state_argument"},
+}
+
+
+def needs(*capabilities: str):
+    """Mark a property as meaningful only for forms that have ``capabilities``."""
+    unknown = set(capabilities) - set(REASONS)
+    if unknown:
+        raise ValueError(f"unknown capabilities {sorted(unknown)}; known: {sorted(REASONS)}")
+    return pytest.mark.conformance_needs(*capabilities)
+
+
+def not_applicable(form: str, capabilities) -> str | None:
+    """The reason a property needing ``capabilities`` does not apply to ``form``, or None."""
+    missing = [c for c in capabilities if c not in HAS[form]]
+    if not missing:
+        return None
+    return f"not applicable to the {form} form: " + "; ".join(REASONS[c] for c in missing)

@@ -1,0 +1,1 @@
+"""The project's own tests: the mutant set and the seed sweep (see README)."""

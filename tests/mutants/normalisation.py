@@ -1,0 +1,47 @@
+"""Bugs in the normalisation formula and the affine transform."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Reference, factory
+
+
+class EpsOutsideSqrt(Reference):
+    """(x - mean) / (sqrt(var) + eps)."""
+
+    def normalise(self, work, mean, var):
+        return (work - mean) / (np.sqrt(var) + self.eps)
+
+
+class EpsIgnored(Reference):
+    """(x - mean) / sqrt(var): eps never used (NaN for a constant channel)."""
+
+    def normalise(self, work, mean, var):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (work - mean) / np.sqrt(var)
+
+
+class BiasBeforeWeight(Reference):
+    """y = weight * (xhat + bias) instead of weight * xhat + bias."""
+
+    def apply_affine(self, y):
+        if self.weight is None:
+            return y
+        shape = self.channel_shape(y.ndim)
+        return (y + self.bias.astype(np.float64).reshape(shape)) * self.weight.astype(np.float64).reshape(shape)
+
+
+class WeightIgnored(Reference):
+    """y = xhat + bias: the weight is created but never applied."""
+
+    def apply_affine(self, y):
+        if self.bias is None:
+            return y
+        return y + self.bias.astype(np.float64).reshape(self.channel_shape(y.ndim))
+
+
+make_eps_outside_sqrt = factory(EpsOutsideSqrt)
+make_eps_ignored = factory(EpsIgnored)
+make_bias_before_weight = factory(BiasBeforeWeight)
+make_weight_ignored = factory(WeightIgnored)
