@@ -10,6 +10,25 @@ from __future__ import annotations
 import numpy as np
 
 
+class Mismatch(AssertionError):
+    """A comparison that failed, with its data kept for reports (heatmaps, expected vs got)."""
+
+    def __init__(self, message: str, *, what: str, index: tuple[int, ...], expected, got, bound, dtype=None):
+        super().__init__(message)
+        self.what, self.index, self.dtype = what, index, dtype
+        self.expected, self.got, self.bound = expected, got, bound
+
+    def to_dict(self) -> dict:
+        """Plain, JSON-able data: the arrays flattened (C order, see "shape"), non-finite values as None."""
+
+        def plain(a):
+            return [float(v) if np.isfinite(v) else None for v in np.asarray(a, np.float64).ravel()]
+
+        return {"what": self.what, "index": list(self.index), "dtype": None if self.dtype is None else str(self.dtype),
+                "shape": list(np.shape(self.expected)), "expected": plain(self.expected), "got": plain(self.got),
+                "bound": plain(self.bound), "message": str(self)}
+
+
 def _where(idx: tuple[int, ...], ndim: int) -> str:
     names = {1: ("c",), 2: ("n", "c"), 3: ("n", "c", "l")}[ndim]
     return "[" + ", ".join(f"{k}={i}" for k, i in zip(names, idx)) + "]"
@@ -48,10 +67,12 @@ def assert_close(what: str, got, expected, bound, *, dtype=None) -> None:
         detail = "non-finite value differs"
     channels = sorted({int(i[1] if expected.ndim > 1 else i[0]) for i in np.argwhere(bad)})
     dt = f" ({dtype})" if dtype is not None else ""
-    raise AssertionError(
-        f"{what}{dt} differs at {_where(tuple(int(i) for i in idx), expected.ndim)}: "
-        f"expected {expected[idx]!r}, got {got[idx]!r}, {detail}; "
-        f"{int(bad.sum())} of {bad.size} elements off, in channels {channels}"
+    index = tuple(int(i) for i in idx)
+    raise Mismatch(
+        f"{what}{dt} differs at {_where(index, expected.ndim)}: "
+        f"expected {float(expected[idx])!r}, got {float(got[idx])!r}, {detail}; "
+        f"{int(bad.sum())} of {bad.size} elements off, in channels {channels}",
+        what=what, index=index, expected=expected, got=got, bound=b, dtype=dtype,
     )
 
 
