@@ -140,6 +140,25 @@ class Instance:
                 raise CandidateError(f"{self.name} has no {k} although {self.config!r} should have one")
             self._set(k, v)
 
+    # --- gradients ---------------------------------------------------------------------
+    def can_backward(self) -> str | None:
+        """None when gradients can be taken, else the reason they cannot."""
+        return f"the {self.form} form has no backward"
+
+    def backward(self, x: np.ndarray, grad_output: np.ndarray, layout: str = "contiguous") -> oracle.Gradients:
+        """Run forward in the current mode, then backward with ``grad_output``; the three
+        gradients as float64 arrays (weight and bias gradients None without affine)."""
+        try:
+            return self._backward(self.arrays.native(lay_out(x, layout)), grad_output)
+        except CandidateError:
+            raise
+        except Exception as e:
+            raise CandidateError(f"{self.name}: backward raised {type(e).__name__}: {e} (input shape {x.shape})") from e
+
+    def buffers_with_gradients(self) -> list[str]:
+        """Names of running-stat buffers that take part in autograd (they must not)."""
+        return []
+
     def state_dtypes(self) -> dict[str, str]:
         """Dtype names of the floating-point state that exists."""
         return {k: self.arrays.dtype_name(v) for k in VECTORS if (v := self._get(k)) is not None}
@@ -180,6 +199,19 @@ class NumpyInstance(Instance):
     def _get(self, key):
         v = getattr(self.obj, key, None)
         return None if v is None else (int(v) if key == "num_batches_tracked" else v)
+
+    def can_backward(self):
+        if callable(getattr(self.obj, "backward", None)):
+            return None
+        return f"{self.name} has no backward(grad_output) -> (grad_input, grad_weight, grad_bias) method"
+
+    def _backward(self, native, grad_output):
+        self.obj(native)
+        out = self.obj.backward(np.array(grad_output, dtype=native.dtype))
+        if not (isinstance(out, tuple) and len(out) == 3):
+            raise CandidateError(f"{self.name}: backward returned {type(out).__name__}, expected (dx, dweight, dbias)")
+        dx, dw, db = (None if v is None else np.array(v, np.float64) for v in out)
+        return oracle.Gradients(dx, dw, db)
 
     def _set(self, key, value):
         if key == "num_batches_tracked":
@@ -224,6 +256,31 @@ class TorchInstance(Instance):
         t = getattr(self.module, key)
         with self.torch.no_grad():
             t.copy_(self.torch.as_tensor(np.asarray(value)).to(t.dtype))
+
+    def can_backward(self):
+        return None
+
+    def _backward(self, native, grad_output):
+        x = native.detach().requires_grad_(True)
+        self.module.zero_grad(set_to_none=True)
+        y = self.module(x)
+        y.backward(self.arrays.native(np.asarray(grad_output)).to(native.dtype))
+        return _gradients(x, self._get("weight"), self._get("bias"))
+
+    def buffers_with_gradients(self):
+        return [k for k in ("running_mean", "running_var") if (t := self._get(k)) is not None
+                and (t.requires_grad or t.grad is not None)]
+
+
+def _gradients(x, weight, bias) -> oracle.Gradients:
+    def grad(t):
+        if t is None:
+            return None
+        if t.grad is None:
+            raise CandidateError("no gradient reached a tensor that takes part in the output")
+        return t.grad.detach().cpu().numpy().astype(np.float64)
+
+    return oracle.Gradients(grad(x), grad(weight), grad(bias))
 
 
 class _HeldState(Instance):
@@ -274,6 +331,22 @@ class FunctionalInstance(_HeldState):
             self.state[key][...] = self.arrays.native(np.asarray(value), self.dtype)
         else:
             super()._set(key, value)
+
+    def can_backward(self):
+        return None if self.form == "functional-torch" else "the functional-numpy form has no backward"
+
+    def _backward(self, native, grad_output):
+        s, c = self.state, self.config
+        leaf = lambda t: None if t is None else t.detach().clone().requires_grad_(True)  # noqa: E731
+        x, w, b = leaf(native), leaf(s["weight"]), leaf(s["bias"])
+        y = self.fn(x, s["running_mean"], s["running_var"], w, b, self.training or s["running_mean"] is None,
+                    c.momentum, c.eps)
+        y.backward(self.arrays.native(np.asarray(grad_output)).to(native.dtype))
+        return _gradients(x, w, b)
+
+    def buffers_with_gradients(self):
+        return [k for k in ("running_mean", "running_var") if (t := self.state[k]) is not None
+                and (t.requires_grad or t.grad is not None)]
 
 
 class PureInstance(_HeldState):

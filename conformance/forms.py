@@ -23,12 +23,13 @@ REASONS = {
     "rank_check": "the 1D/4D ValueError belongs to BatchNorm1d; the functional form accepts any rank >= 2",
     "stats_arguments": "only the functional form receives running stats (and their dtype) as arguments",
     "state_argument": "only the pure form receives its whole state as an argument and returns a new one",
+    "backward": "it defines no backward pass the suite can call",
 }
 
 HAS = {
-    "module": {"counter", "constructor", "rank_check"},
-    "numpy": {"counter", "constructor", "rank_check"},
-    "functional-torch": {"stats_arguments"},
+    "module": {"counter", "constructor", "rank_check", "backward"},
+    "numpy": {"counter", "constructor", "rank_check", "backward"},  # backward() is optional: checked per object
+    "functional-torch": {"stats_arguments", "backward"},
     "functional-numpy": {"stats_arguments"},
     "pure": {"counter", "rank_check", "state_argument"},
 }

@@ -143,3 +143,36 @@ def forward(state: State, x, *, training: bool, eps: float, momentum: float | No
         state.running_var = running_update(state.running_var, unbiased, f)
         out.f, out.batch_mean, out.batch_var_unbiased = f, mean, unbiased
     return out
+
+
+@dataclass
+class Gradients:
+    """d loss / d input, d weight, d bias for loss = sum(grad_output * y)."""
+
+    input: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+def backward(x, grad_output, mean, var, eps, weight=None, *, batch_stats: bool) -> Gradients:
+    """Closed-form gradients of y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    With batch statistics mean and var depend on x (m = N * L values per channel):
+        dx = s / m * (m * gh - sum(gh) - xh * sum(gh * xh)),  gh = g * weight, s = 1/sqrt(var + eps)
+    With running statistics they are constants: dx = g * weight * s.
+    Always: d weight = sum(g * xh), d bias = sum(g).
+    """
+    x64, g = np.asarray(x, np.float64), np.asarray(grad_output, np.float64)
+    axes, nd = reduction_axes(x64), x64.ndim
+    w = np.ones(x64.shape[1]) if weight is None else np.asarray(weight, np.float64)
+    s = _per_channel(1.0 / np.sqrt(np.asarray(var, np.float64) + eps), nd)
+    xh = (x64 - _per_channel(np.asarray(mean, np.float64), nd)) * s
+    gh = g * _per_channel(w, nd)
+    if batch_stats:
+        m = values_per_channel(x64)
+        sum_gh = _per_channel(gh.sum(axis=axes), nd)
+        sum_ghxh = _per_channel((gh * xh).sum(axis=axes), nd)
+        dx = s / m * (m * gh - sum_gh - xh * sum_ghxh)
+    else:
+        dx = gh * s
+    return Gradients(dx, (g * xh).sum(axis=axes), g.sum(axis=axes))

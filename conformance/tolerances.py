@@ -133,3 +133,63 @@ def stat_error_effect(x, mean, var, eps, weight, mean_err, var_err) -> np.ndarra
     xh = _channel_max(centred, axes) * s
     w = _abs_or_one(weight, x.shape[1])
     return w * (mean_err * s + xh * var_err * s * s)
+
+
+def gradient_bounds(x, grad_output, mean, var, eps, weight, dtype, *, batch_stats: bool):
+    """Per-channel bounds on (d input, d weight, d bias) against the float64 oracle.
+
+    With G = max|g_c|, and xh, err(xhat) as for the output (without the weight):
+        d input  <= SAFETY * s|w|G * (g*u*(2 + xh**2) + err(xhat)*(1 + 2*xh))   with batch statistics:
+                    each of the three terms of d input, its sum and the xhat it uses
+                    SAFETY * s|w|G * g*u                                        with running statistics:
+                    one product g * weight * s
+        d weight <= SAFETY * m*G * (g*u*xh + err(xhat))
+        d bias   <= SAFETY * m*G * g*u
+    """
+    x = np.asarray(x, np.float64)
+    gout = np.asarray(grad_output, np.float64)
+    axes = oracle.reduction_axes(x)
+    m = oracle.values_per_channel(x)
+    G = _channel_max(gout, axes)
+    w = _abs_or_one(weight, x.shape[1])
+    s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
+    A = np.maximum(_channel_max(x, axes), np.abs(mean))
+    centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
+    xh = _channel_max(centred, axes) * s
+    gx = gw = gb = 0.0
+    for dt in (dtype, np.float64):
+        u, eta = unit_roundoff(dt), underflow(dt)
+        g = summation_growth(m) if batch_stats else 3.0
+        rho = g * u * A * s
+        err = rho + xh * (g * u + rho**2) + eta * s
+        if batch_stats:
+            gx = gx + SAFETY * (s * w * G * (g * u * (2 + xh**2) + err * (1 + 2 * xh)) + eta)
+        else:
+            gx = gx + SAFETY * (s * w * G * g * u + eta)
+        gw = gw + SAFETY * (m * G * (g * u * xh + err) + eta)
+        gb = gb + SAFETY * (m * G * g * u + eta)
+    return gx, gw, gb
+
+
+def finite_difference_step(var, eps) -> np.ndarray:
+    """A central-difference step per channel: u**(1/3) times the channel's scale sqrt(var + eps)."""
+    return unit_roundoff(np.float64) ** (1 / 3) * np.sqrt(np.asarray(var, np.float64) + eps)
+
+
+def finite_difference_bound(x, grad_output, var, eps, weight, output_bound, h) -> float:
+    """Bound on |(L(x + h v) - L(x - h v)) / 2 - <dL/dx, h v>| for L = sum(g * y), |v| <= 1.
+
+    rounding:   the two losses each err by at most sum_c m * G_c * output_bound_c
+    truncation: (h s)**3 / 6 times the third derivative of L along v, at most
+                10 * m * G_c * |w_c| per channel (xhat and its first three derivatives
+                along a bounded direction, in units of s = 1 / sqrt(var + eps))
+    """
+    x = np.asarray(x, np.float64)
+    axes = oracle.reduction_axes(x)
+    m = oracle.values_per_channel(x)
+    G = _channel_max(np.asarray(grad_output, np.float64), axes)
+    w = _abs_or_one(weight, x.shape[1])
+    s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
+    rounding = 2 * np.sum(m * G * output_bound)
+    truncation = np.sum((h * s) ** 3 / 6 * 10 * m * G * w)
+    return SAFETY * float(rounding + truncation)

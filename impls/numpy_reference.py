@@ -41,11 +41,19 @@ class BatchNorm1d:
                 raise ValueError(f"{name} should contain {x.shape[1]} elements not {v.shape[0]}")
         state = oracle.State(self.weight, self.bias, self.running_mean, self.running_var, self.num_batches_tracked)
         out = oracle.forward(state, x, training=self.training, eps=self.eps, momentum=self.momentum)
+        self._saved = (x, out)  # for backward
         if out.f is not None:  # running stats were updated: store in place, in the module's dtype
             self.running_mean[...] = state.running_mean
             self.running_var[...] = state.running_var
             self.num_batches_tracked = state.num_batches_tracked
         return out.y.astype(x.dtype)
+
+    def backward(self, grad_output: np.ndarray):
+        """Gradients of sum(grad_output * y) for the last call: (grad_input, grad_weight, grad_bias)."""
+        x, out = self._saved
+        grads = oracle.backward(x, grad_output, out.mean, out.var, self.eps, self.weight, batch_stats=out.used_batch_stats)
+        cast = lambda g: g.astype(self.dtype)  # noqa: E731
+        return cast(grads.input), *((cast(grads.weight), cast(grads.bias)) if self.affine else (None, None))
 
 
 def make(num_features, eps=oracle.DEFAULT_EPS, momentum=oracle.DEFAULT_MOMENTUM, affine=True, track_running_stats=True,

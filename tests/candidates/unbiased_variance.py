@@ -1,29 +1,50 @@
 """A buggy BatchNorm1d: it normalises with the unbiased (N-1) variance instead of the biased one.
 
-Otherwise the same as good_numpy.py, so only the normalisation properties fail.
+The running statistics are right, so only the properties about the normalised output fail.
 """
 
 import numpy as np
 
-from good_numpy import BatchNorm1d
 
+class BatchNorm1d:
+    def __init__(self, num_features, eps, momentum, affine, track_running_stats, dtype):
+        self.eps, self.momentum, self.training = eps, momentum, True
+        self.weight = np.ones(num_features, dtype) if affine else None
+        self.bias = np.zeros(num_features, dtype) if affine else None
+        self.running_mean = np.zeros(num_features, dtype) if track_running_stats else None
+        self.running_var = np.ones(num_features, dtype) if track_running_stats else None
+        self.num_batches_tracked = 0 if track_running_stats else None
 
-class UnbiasedBatchNorm1d(BatchNorm1d):
+    def train(self, mode=True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
     def __call__(self, x):
-        eps = self.eps
-        if not self.training and self.running_mean is not None:
-            return super().__call__(x)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"expected 2D or 3D input, got {x.ndim}D")
         rows = np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]).astype(np.float64)
-        n = rows.shape[0]
-        # Rescale eps so that the parent's biased variance + eps equals unbiased variance + eps.
-        var = rows.var(axis=0)
-        y = super().__call__(x)  # updates the running statistics correctly
-        y = y.astype(np.float64)
-        scale = np.sqrt((var + eps) / (var * n / max(n - 1, 1) + eps))
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        bias = self.bias.reshape(shape) if self.bias is not None else 0.0
-        return ((y - bias) * scale.reshape(shape) + bias).astype(x.dtype)
+        if self.training or self.running_mean is None:
+            n = rows.shape[0]
+            if n < 2:
+                raise ValueError("expected more than 1 value per channel when training")
+            mean = rows.mean(axis=0)
+            var = rows.var(axis=0, ddof=1)  # BUG: the unbiased variance, used to normalise
+            if self.training and self.running_mean is not None:
+                self.num_batches_tracked += 1
+                f = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
+                self.running_mean[:] = (1 - f) * self.running_mean + f * mean
+                self.running_var[:] = (1 - f) * self.running_var + f * var
+        else:
+            mean, var = self.running_mean.astype(np.float64), self.running_var.astype(np.float64)
+        out = (rows - mean) / np.sqrt(var + self.eps)
+        if self.weight is not None:
+            out = out * self.weight + self.bias
+        out = np.moveaxis(out.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+        return out.astype(x.dtype)
 
 
 def make(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=np.float32):
-    return UnbiasedBatchNorm1d(num_features, eps, momentum, affine, track_running_stats, dtype)
+    return BatchNorm1d(num_features, eps, momentum, affine, track_running_stats, dtype)

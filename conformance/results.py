@@ -1,0 +1,258 @@
+"""The results model: what one run (or several, merged) found, as plain data.
+
+The JSON file, the JUnit XML and the HTML report are views of it. Everything here is
+JSON-able; nothing here knows pytest, torch or the candidate. ``report_plugin`` fills a
+``Run`` from pytest's reports, ``report_html`` renders one, ``merge`` combines the
+result files of several runs into one matrix.
+
+Outcomes of one property for one implementation and dtype (a *subject*, e.g.
+``torch-float32``):
+
+    passed            every example agreed with torch's semantics
+    failed            a counterexample was found (``failure.kind``: mismatch, crash, assertion)
+    error             the test could not run (setup or teardown failed)
+    known_deviation   failed, and listed in the known-deviations file
+    fixed             listed in the known-deviations file, but passed
+    not_applicable    the candidate's form cannot express what the property needs
+    skipped           skipped for another reason (e.g. no GPU)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+SCHEMA = "batchnorm-conformance/results/1"
+OUTCOMES = ("passed", "failed", "error", "known_deviation", "fixed", "not_applicable", "skipped")
+FAILING = ("failed", "error", "fixed")
+
+
+@dataclass
+class Failure:
+    """Why a property failed: the exception, the shrunk counterexample, expected versus got."""
+
+    kind: str  # "mismatch" (a comparison with data), "crash" (the candidate raised), "assertion", "error"
+    exception_type: str
+    message: str
+    counterexample: str | None = None  # Hypothesis' notes: the falsifying example and its draws
+    mismatch: dict | None = None  # conformance.assertions.Mismatch.to_dict(): what, index, shape, expected, got, bound
+
+
+@dataclass
+class PropertyResult:
+    """One property on one subject."""
+
+    property_id: str
+    module: str
+    subject: str  # "<implementation>-<dtype>"
+    implementation: str
+    dtype: str
+    outcome: str
+    nodeid: str = ""
+    duration: float = 0.0
+    examples: dict | None = None  # {"tried", "passing", "failing", "invalid", "shrinks", "stopped_because"}
+    reason: str | None = None  # why skipped, or the known deviation's reason
+    reproduce: str | None = None
+    failure: Failure | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.subject, self.property_id
+
+
+@dataclass
+class Implementation:
+    """An implementation as the run saw it."""
+
+    name: str
+    spec: str = ""
+    target: str = ""
+    form: str = ""
+    dtypes: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+    device: str | None = None
+
+
+@dataclass
+class Diagnosis:
+    """What the diagnosis probes say about one failing subject (see conformance/diagnosis.py)."""
+
+    subject: str
+    status: str  # "matched", "not_in_catalog", "no_difference", "probe_crashed", "not_run"
+    verdict: str  # in words
+    deviations: list[dict] = field(default_factory=list)  # [{"name", "title", "verdict"}]
+    details: list[str] = field(default_factory=list)  # observations that differ from torch
+
+
+@dataclass
+class Run:
+    """One run's results, or several runs merged (``sources`` then lists each)."""
+
+    status: str = "running"  # "running" (partial), "complete", "interrupted"
+    exit_status: int | None = None
+    environment: dict = field(default_factory=dict)
+    implementations: dict[str, Implementation] = field(default_factory=dict)
+    results: list[PropertyResult] = field(default_factory=list)
+    diagnoses: dict[str, Diagnosis] = field(default_factory=dict)
+    sources: list[dict] = field(default_factory=list)  # for a merged run: {"file", "status", "environment"}
+    schema: str = SCHEMA
+
+    # --- questions the views ask -----------------------------------------------------
+    def subjects(self) -> list[str]:
+        """Subject ids in a stable order: by implementation as first seen, then dtype."""
+        order = {name: i for i, name in enumerate(self.implementations)}
+        seen = {(r.implementation, r.dtype, r.subject) for r in self.results}
+        return [s for _, _, s in sorted(seen, key=lambda t: (order.get(t[0], len(order)), t[0], t[1]))]
+
+    def properties(self) -> list[tuple[str, str]]:
+        """(module, property_id) pairs, by module then in the order first seen."""
+        seen: dict[tuple[str, str], int] = {}
+        for r in self.results:
+            seen.setdefault((r.module, r.property_id), len(seen))
+        modules: dict[str, int] = {}
+        for m, _ in seen:
+            modules.setdefault(m, len(modules))
+        return sorted(seen, key=lambda k: (modules[k[0]], seen[k]))
+
+    def cell(self, subject: str, property_id: str) -> PropertyResult | None:
+        for r in self.results:
+            if r.subject == subject and r.property_id == property_id:
+                return r
+        return None
+
+    def verdict(self, subject: str) -> str:
+        """CONFORMS, DOES NOT CONFORM or NOT CHECKED, as the terminal summary says."""
+        outcomes = {r.outcome for r in self.results if r.subject == subject}
+        if outcomes & set(FAILING):
+            return "DOES NOT CONFORM"
+        return "CONFORMS" if "passed" in outcomes else "NOT CHECKED"
+
+    def failing_subjects(self) -> list[str]:
+        return [s for s in self.subjects() if self.verdict(s) == "DOES NOT CONFORM"]
+
+    def counts(self, subject: str | None = None) -> dict[str, int]:
+        out = {k: 0 for k in OUTCOMES}
+        for r in self.results:
+            if subject is None or r.subject == subject:
+                out[r.outcome] = out.get(r.outcome, 0) + 1
+        return {k: v for k, v in out.items() if v}
+
+    def record(self, result: PropertyResult) -> None:
+        """Add or replace the result for its (subject, property)."""
+        for i, r in enumerate(self.results):
+            if r.key == result.key:
+                self.results[i] = result
+                return
+        self.results.append(result)
+
+    # --- JSON ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "schema": self.schema,
+            "status": self.status,
+            "exit_status": self.exit_status,
+            "environment": self.environment,
+            "implementations": {k: asdict(v) for k, v in self.implementations.items()},
+            "results": [asdict(r) for r in self.results],
+            "diagnoses": {k: asdict(v) for k, v in self.diagnoses.items()},
+            "sources": self.sources,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Run":
+        schema = d.get("schema", "")
+        if not str(schema).startswith("batchnorm-conformance/results/"):
+            raise ValueError(f"not a batchnorm-conformance results file (schema {schema!r})")
+        return cls(
+            status=d.get("status", "complete"),
+            exit_status=d.get("exit_status"),
+            environment=dict(d.get("environment") or {}),
+            implementations={k: _build(Implementation, v) for k, v in (d.get("implementations") or {}).items()},
+            results=[_result(r) for r in d.get("results") or []],
+            diagnoses={k: _build(Diagnosis, v) for k, v in (d.get("diagnoses") or {}).items()},
+            sources=list(d.get("sources") or []),
+            schema=schema,
+        )
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False, default=str)
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write atomically (a reader never sees half a file, even if the run is killed)."""
+        return write_text_atomic(path, self.dumps())
+
+
+def _build(cls, d: dict):
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _result(d: dict) -> PropertyResult:
+    r = _build(PropertyResult, d)
+    if isinstance(r.failure, dict):
+        r.failure = _build(Failure, r.failure)
+    return r
+
+
+def load(path: str | os.PathLike) -> Run:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{p}: cannot read results: {e}") from e
+    try:
+        return Run.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{p}: {e}") from e
+
+
+def merge(runs: list[Run], names: list[str] | None = None) -> Run:
+    """One run holding every subject of ``runs``.
+
+    A subject that appears in several runs keeps the result of the last run that has it
+    (a later file is a re-run); each input run is listed in ``sources``.
+    """
+    names = names or [f"run {i + 1}" for i in range(len(runs))]
+    out = Run(status="complete")
+    statuses = set()
+    for name, run in zip(names, runs):
+        statuses.add(run.status)
+        out.sources.append({"file": name, "status": run.status, "exit_status": run.exit_status,
+                            "environment": run.environment, "subjects": run.subjects()})
+        for k, impl in run.implementations.items():
+            out.implementations[k] = impl
+        replaced = set(run.subjects())
+        out.results = [r for r in out.results if r.subject not in replaced]
+        out.results.extend(run.results)
+        for k in replaced:
+            out.diagnoses.pop(k, None)
+        out.diagnoses.update(run.diagnoses)
+    if len(runs) == 1:
+        out.environment = runs[0].environment
+    else:
+        out.environment = {"merged": len(runs)}
+    if statuses - {"complete"}:
+        out.status = "interrupted" if "interrupted" in statuses else "running"
+    codes = [r.exit_status for r in runs if r.exit_status is not None]
+    out.exit_status = max(codes) if codes else None
+    return out
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + p.name + ".", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
