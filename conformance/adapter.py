@@ -8,8 +8,11 @@ building non-contiguous inputs; and noticing a modified input all live here, onc
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from . import dtypes  # noqa: F401 - registers bfloat16 with NumPy
 from . import oracle
 from .cases import Config
 
@@ -72,11 +75,18 @@ class TorchArrays:
         self.torch, self.device = torch, device or torch.device("cpu")
 
     def native(self, a: np.ndarray, dtype=None):
-        t = self.torch.from_numpy(np.asarray(a) if dtype is None else np.array(a, dtype=dtype))
+        a = np.asarray(a) if dtype is None else np.array(a, dtype=dtype)
+        if a.dtype == np.dtype("bfloat16"):  # NumPy has no bfloat16: go through its bits
+            t = self.torch.from_numpy(a.view(np.int16)).view(self.torch.bfloat16)
+        else:
+            t = self.torch.from_numpy(a)
         return t.to(self.device)
 
     def to_numpy(self, a) -> np.ndarray:
-        return a.detach().cpu().numpy().copy()
+        a = a.detach().cpu()
+        if a.dtype == self.torch.bfloat16:
+            return a.view(self.torch.int16).numpy().view(np.dtype("bfloat16")).copy()
+        return a.numpy().copy()
 
     def is_native(self, a) -> bool:
         return isinstance(a, self.torch.Tensor)
@@ -265,20 +275,20 @@ class TorchInstance(Instance):
         self.module.zero_grad(set_to_none=True)
         y = self.module(x)
         y.backward(self.arrays.native(np.asarray(grad_output)).to(native.dtype))
-        return _gradients(x, self._get("weight"), self._get("bias"))
+        return _gradients(self.arrays, x, self._get("weight"), self._get("bias"))
 
     def buffers_with_gradients(self):
         return [k for k in ("running_mean", "running_var") if (t := self._get(k)) is not None
                 and (t.requires_grad or t.grad is not None)]
 
 
-def _gradients(x, weight, bias) -> oracle.Gradients:
+def _gradients(arrays, x, weight, bias) -> oracle.Gradients:
     def grad(t):
         if t is None:
             return None
         if t.grad is None:
             raise CandidateError("no gradient reached a tensor that takes part in the output")
-        return t.grad.detach().cpu().numpy().astype(np.float64)
+        return arrays.to_numpy(t.grad).astype(np.float64)
 
     return oracle.Gradients(grad(x), grad(weight), grad(bias))
 
@@ -342,7 +352,7 @@ class FunctionalInstance(_HeldState):
         y = self.fn(x, s["running_mean"], s["running_var"], w, b, self.training or s["running_mean"] is None,
                     c.momentum, c.eps)
         y.backward(self.arrays.native(np.asarray(grad_output)).to(native.dtype))
-        return _gradients(x, w, b)
+        return _gradients(self.arrays, x, w, b)
 
     def buffers_with_gradients(self):
         return [k for k in ("running_mean", "running_var") if (t := self.state[k]) is not None
@@ -390,8 +400,7 @@ def torch_dtype(dtype):
 
 
 def is_torch_module(obj) -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return isinstance(obj, torch.nn.Module)
+    # An instance of torch.nn.Module exists only once torch is imported: no need to import it
+    # (1-2 s) to learn that a NumPy object is not one.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)

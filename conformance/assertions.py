@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import dtypes
+
 
 class Mismatch(AssertionError):
     """A comparison that failed, with its data kept for reports (heatmaps, expected vs got)."""
@@ -54,6 +56,9 @@ def assert_close(what: str, got, expected, bound, *, dtype=None) -> None:
     with np.errstate(invalid="ignore"):
         diff = np.abs(got - expected)
         bad_finite = finite & ~(diff <= b)  # NaN in got counts as bad
+        if dtype is not None:  # beyond the dtype's range the correctly rounded result is inf
+            bad_finite &= ~(np.isinf(got) & (np.sign(got) == np.sign(expected))
+                            & (np.abs(expected) + b >= float(dtypes.finfo(dtype).max)))
     bad_nonfinite = ~finite & ~((np.isnan(expected) & np.isnan(got)) | (expected == got))
     bad = bad_finite | bad_nonfinite
     if not bad.any():

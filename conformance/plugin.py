@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from . import forms, known_deviations, profiles
+from hypothesis.errors import InvalidArgument
+
+from . import dtypes, forms, known_deviations, profiles
 from .registry import ImplementationError, Subject, registered, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -36,17 +38,21 @@ def pytest_addoption(parser):
                     help="file of 'property_id: reason' lines; those failures are reported, not gated")
     group.addoption("--max-examples", dest="conformance_max_examples", type=int, metavar="N", default=None,
                     help="Hypothesis examples per property (overrides the profile)")
+    group.addoption("--dtype", action="append", dest="conformance_dtypes", metavar="DTYPE", default=None,
+                    choices=dtypes.ALL + ("all",),
+                    help="input dtypes to check: " + ", ".join(dtypes.ALL) + " or all (default: float32 and float64). "
+                    "Half precision runs where the implementation declares it. Repeatable.")
     parser.addini("conformance_impl", type="args", default=[],
                   help="implementations checked when --impl is not given (default: numpy)")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config, parser, args):
-    """``pytest conformance`` where no ./conformance exists runs the installed suite."""
-    args[:] = [_installed_path(a) for a in args]
-    ns = early_config.known_args_namespace
-    if ns.file_or_dir:
-        ns.file_or_dir = [_installed_path(a) for a in ns.file_or_dir]
+def _rewrite_positional_args(config):
+    """``pytest conformance`` where no ./conformance exists runs the installed suite.
+
+    Only the positional arguments (config.args, what pytest collects) are rewritten: option
+    values such as ``-k conformance`` or ``-m conformance`` are left alone."""
+    if not config.option.pyargs:
+        config.args[:] = [_installed_path(a) for a in config.args]
 
 
 def _installed_path(arg: str) -> str:
@@ -57,7 +63,37 @@ def _installed_path(arg: str) -> str:
     return arg
 
 
+def all_property_ids() -> set[str]:
+    """Every property id of the suite, whatever part of it a run collects."""
+    import ast
+
+    ids = set()
+    for path in PACKAGE_DIR.glob("test_*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_"):
+                ids.add(node.name.removeprefix("test_"))
+    return ids
+
+
+def _runs_the_suite(config) -> bool:
+    """Whether this session runs the conformance properties (decides the header)."""
+    if config.getoption("conformance_impls"):
+        return True
+    for arg in config.args:
+        head = arg.split("::")[0]
+        if config.option.pyargs:
+            if head == "conformance" or head.startswith("conformance."):
+                return True
+            continue
+        path = Path(config.invocation_params.dir, head).resolve()
+        if path == PACKAGE_DIR or PACKAGE_DIR in path.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    _rewrite_positional_args(config)
     config.addinivalue_line("markers", "conformance_needs(*capabilities): the property applies only to candidate "
                             "forms with these capabilities (see conformance/forms.py)")
     specs = config.getoption("conformance_impls")
@@ -81,8 +117,23 @@ def pytest_configure(config):
     profile = config.getoption("hypothesis_profile", default=None)
     if profile is not None and profile not in profiles.PROFILES:
         pass  # a profile of the user's own: Hypothesis' plugin has loaded it
-    profiles.choose(profile, max_examples=config.getoption("conformance_max_examples"), seed=seed)
+    max_examples = config.getoption("conformance_max_examples")
+    if max_examples is not None and max_examples < 1:
+        raise pytest.UsageError(f"--max-examples={max_examples}: must be at least 1")
+    try:
+        profiles.choose(profile, max_examples=max_examples, seed=seed)
+    except InvalidArgument as e:
+        raise pytest.UsageError(f"--hypothesis-profile={profile}: {e}") from None
     config.stash[_OUTCOMES] = defaultdict(dict)
+    config.pluginmanager.import_plugin("conformance.report_plugin")  # results.json, report.html, junit.xml
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    """Resolve conformance_impl from the ini file before collecting: a bad value is then one usage
+    error (exit 4), not a UsageError inside pytest_generate_tests, i.e. one collection error per module."""
+    if session.config.getini("conformance_impl"):
+        _impls(session.config)
 
 
 def _impls(config):
@@ -96,8 +147,7 @@ def _impls(config):
 
 
 def pytest_report_header(config):
-    explicit = config.getoption("conformance_impls")
-    if not explicit and not any("conformance" in str(a) for a in config.invocation_params.args):
+    if not _runs_the_suite(config):
         return None
     from importlib.metadata import version
 
@@ -121,11 +171,18 @@ def pytest_report_header(config):
 def pytest_generate_tests(metafunc):
     if "subject" not in metafunc.fixturenames:
         return
+    requested = metafunc.config.getoption("conformance_dtypes") or list(dtypes.CORE)
+    requested = list(dtypes.ALL) if "all" in requested else list(dict.fromkeys(requested))
     params = []
     for impl in _impls(metafunc.config):
-        for dtype in impl.dtypes:
+        for dtype in requested:
             subject = Subject(impl, dtype)
-            marks = [pytest.mark.skip(reason=impl.unavailable)] if impl.unavailable else []
+            marks = []
+            if impl.unavailable:
+                marks.append(pytest.mark.skip(reason=impl.unavailable))
+            elif dtype not in impl.dtypes:
+                marks.append(pytest.mark.skip(reason=f"not applicable: {impl.name} does not declare {dtype} "
+                                              f"(conformance_dtypes = {impl.dtypes})"))
             params.append(pytest.param(subject, id=subject.id, marks=marks))
     metafunc.parametrize("subject", params)
 
@@ -144,7 +201,7 @@ def pytest_collection_modifyitems(config, items):
     deviations = config.stash.get(_DEVIATIONS, [])
     if not deviations:
         return
-    known = {property_id(it) for it in ours}
+    known = {property_id(it) for it in ours} | all_property_ids()
     unknown = sorted({d.property_id for d in deviations} - known)
     if unknown and ours:
         raise pytest.UsageError(
@@ -162,7 +219,9 @@ def reproduction(item, config) -> str:
     subject = item.callspec.params["subject"]
     module = item.module.__name__
     args = ["pytest", "--pyargs", module, "-k", item.name, f"--impl={subject.impl.spec}",
-            f"--hypothesis-profile={profiles.active_name().split('-')[0]}"]
+            f"--hypothesis-profile={profiles.active_base_name()}"]
+    if subject.dtype not in dtypes.CORE:  # half precision runs only when asked for
+        args.append(f"--dtype={subject.dtype}")
     seed = config.getoption("hypothesis_seed", default=None)
     if seed is not None:
         args.append(f"--hypothesis-seed={seed}")
@@ -180,7 +239,8 @@ def pytest_runtest_makereport(item, call):
 
 def _is_fixed(report) -> bool:
     """A strict xfail that passed: a listed known deviation that no longer deviates."""
-    return report.failed and isinstance(report.longrepr, str) and report.longrepr.startswith("[XPASS(strict)]")
+    return (report.failed and isinstance(report.longrepr, str)
+            and report.longrepr.startswith("[XPASS(strict)] known deviation"))
 
 
 def pytest_report_teststatus(report, config):
@@ -197,7 +257,7 @@ def _subject_id(nodeid: str) -> str | None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if _IMPLS not in config.stash:
         return
-    ids = {Subject(i, d).id for i in config.stash[_IMPLS] for d in i.dtypes}
+    ids = {Subject(i, d).id for i in config.stash[_IMPLS] for d in dtypes.ALL}
     per = defaultdict(lambda: defaultdict(list))
     for key in ("passed", "failed", "xfailed", "xpassed", "skipped", "error"):
         for rep in terminalreporter.stats.get(key, []):

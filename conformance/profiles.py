@@ -14,16 +14,28 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import InvalidArgument
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                        HealthCheck.filter_too_much], print_blob=True)
-settings.register_profile("dev", max_examples=30, **_common)
-settings.register_profile("ci", max_examples=100, derandomize=True, database=None, **_common)
-settings.register_profile("thorough", max_examples=1000, **_common)
+# Registered under private names: Hypothesis has a built-in "ci" profile, which it loads itself under
+# CI; registering ours as "ci" would replace the settings of every test suite in the environment.
+_PRIVATE = "batchnorm-conformance:"
+settings.register_profile(_PRIVATE + "dev", max_examples=30, **_common)
+settings.register_profile(_PRIVATE + "ci", max_examples=100, derandomize=True, database=None, **_common)
+settings.register_profile(_PRIVATE + "thorough", max_examples=1000, **_common)
 
 PROFILES = ("dev", "ci", "thorough")
 
-_active: dict = {"name": None, "settings": None}
+# Hypothesis' own plugin loads --hypothesis-profile=NAME: make dev and thorough loadable where nobody
+# has registered them (never replacing a profile someone else registered, nor Hypothesis' "ci").
+for _name in ("dev", "thorough"):
+    try:
+        settings.get_profile(_name)
+    except InvalidArgument:
+        settings.register_profile(_name, settings.get_profile(_PRIVATE + _name))
+
+_active: dict = {"name": None, "base": None, "settings": None}
 
 
 def default_profile_name() -> str:
@@ -33,17 +45,17 @@ def default_profile_name() -> str:
 def choose(profile: str | None = None, *, max_examples: int | None = None, seed: int | None = None) -> str:
     """Pick the profile the properties run under; returns its (possibly derived) name."""
     name = profile or default_profile_name()
-    base = settings.get_profile(name)
+    base_name = name
+    base = settings.get_profile(_PRIVATE + name if name in PROFILES else name)
     changes = {}
     if max_examples is not None:
         changes["max_examples"] = max_examples
     if seed is not None and base.derandomize:
         changes["derandomize"] = False  # a derandomized run ignores seeds; an explicit seed wins
     if changes:
-        derived = name + "".join(f"-{k}={v}" for k, v in changes.items())
-        settings.register_profile(derived, parent=base, **changes)
-        name = derived
-    _active["name"], _active["settings"] = name, settings.get_profile(name)
+        name = name + "".join(f"-{k}={v}" for k, v in changes.items())
+        base = settings(parent=base, **changes)  # not registered: nobody loads it by name
+    _active["name"], _active["base"], _active["settings"] = name, base_name, base
     return name
 
 
@@ -56,6 +68,12 @@ def active() -> settings:
 def active_name() -> str:
     active()
     return _active["name"]
+
+
+def active_base_name() -> str:
+    """The profile as chosen (``--hypothesis-profile`` or the default), before --max-examples/--hypothesis-seed."""
+    active()
+    return _active["base"]
 
 
 def conformance_settings(test):

@@ -21,10 +21,11 @@ import numpy as np
 from .adapter import (CandidateError, FunctionalInstance, Instance, NumpyArrays, NumpyInstance, PureInstance,
                       TorchArrays, TorchInstance, is_torch_module)
 from .cases import Config
+from . import dtypes as dt
 from .forms import FORMS, HAS
 
 GROUP = "batchnorm_conformance.impls"
-DTYPES = ("float32", "float64")
+DTYPES = dt.CORE
 FUNCTIONAL_PARAMS = ("running_mean", "running_var")
 
 
@@ -130,6 +131,10 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
     if declared is not None:
         if declared not in FORMS:
             raise ImplementationError(f"--impl={spec}: form {declared!r} is not one of: {', '.join(FORMS)}")
+        if declared == "numpy":
+            _check_builds(spec, factory, dtype=np.float32)
+        elif declared == "module":
+            _check_builds(spec, factory)
         return declared
     if callable(getattr(factory, "init", None)) and callable(getattr(factory, "apply", None)):
         return "pure"
@@ -141,6 +146,7 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
         return "functional-torch"
     p = params.get("dtype")
     if p is not None and p.default is inspect.Parameter.empty:
+        _check_builds(spec, factory, dtype=np.float32)
         return "numpy"
     try:
         probe = factory(2)
@@ -158,6 +164,17 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
         "a function with torch.nn.functional.batch_norm's signature (functional-torch, functional-numpy); "
         "an object with init and apply (pure). Declare one with a suffix, e.g. --impl=pkg.mod:fn@functional-numpy"
     )
+
+
+def _check_builds(spec: str, factory, **kwargs) -> None:
+    """Build one instance now, so that a factory that cannot build is one usage error, not a failure per property."""
+    try:
+        factory(2, **kwargs)
+    except Unavailable:
+        raise
+    except Exception as e:
+        shown = "".join(f", {k}={getattr(v, '__name__', v)}" for k, v in kwargs.items())
+        raise ImplementationError(f"--impl={spec}: factory(2{shown}) raised {type(e).__name__}: {e}") from e
 
 
 def resolve(spec: str) -> Implementation:
@@ -203,6 +220,11 @@ class Subject:
     impl: Implementation
     dtype: str
 
+    @property
+    def state_dtype(self) -> str:
+        """The module's dtype: float32 for half input (mixed precision), else the input's."""
+        return dt.state_dtype(self.dtype)
+
     def make(self, config: Config) -> Instance:
         """Build the candidate for ``config``; a configuration its form cannot express
         (momentum=None without a batch counter) is not applicable: Hypothesis discards it."""
@@ -210,10 +232,10 @@ class Subject:
             from hypothesis import reject
 
             reject()
-        return self.impl.make(config, self.dtype)
+        return self.impl.make(config, self.state_dtype)
 
     def make_default(self, num_features: int) -> Instance:
-        return self.impl.make_default(num_features, self.dtype)
+        return self.impl.make_default(num_features, self.state_dtype)
 
     @property
     def id(self) -> str:

@@ -20,8 +20,9 @@ Outcomes of one property for one implementation and dtype (a *subject*, e.g.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class PropertyResult:
     dtype: str
     outcome: str
     nodeid: str = ""
+    order: int = 0  # position in the collected session (the same with and without xdist)
     duration: float = 0.0
     examples: dict | None = None  # {"tried", "passing", "failing", "invalid", "shrinks", "stopped_because"}
     reason: str | None = None  # why skipped, or the known deviation's reason
@@ -81,7 +83,7 @@ class Diagnosis:
     """What the diagnosis probes say about one failing subject (see conformance/diagnosis.py)."""
 
     subject: str
-    status: str  # "matched", "not_in_catalog", "no_difference", "probe_crashed", "not_run"
+    status: str  # "matched", "ambiguous", "not_in_catalog", "probe_crashed", "not_run"
     verdict: str  # in words
     deviations: list[dict] = field(default_factory=list)  # [{"name", "title", "verdict"}]
     details: list[str] = field(default_factory=list)  # observations that differ from torch
@@ -140,6 +142,10 @@ class Run:
                 out[r.outcome] = out.get(r.outcome, 0) + 1
         return {k: v for k, v in out.items() if v}
 
+    def sort(self) -> None:
+        """Results in collection order (under xdist they arrive in any order)."""
+        self.results.sort(key=lambda r: r.order)
+
     def record(self, result: PropertyResult) -> None:
         """Add or replace the result for its (subject, property)."""
         for i, r in enumerate(self.results):
@@ -178,11 +184,30 @@ class Run:
         )
 
     def dumps(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, allow_nan=False, default=str)
+        return json.dumps(json_safe(self.to_dict()), indent=1, allow_nan=False)
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write atomically (a reader never sees half a file, even if the run is killed)."""
         return write_text_atomic(path, self.dumps())
+
+
+def json_safe(v):
+    """Plain JSON values: tuples as lists, non-finite floats as None, anything else as its str."""
+    if isinstance(v, dict):
+        return {str(k): json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    try:
+        f = float(v)  # NumPy scalars
+    except (TypeError, ValueError):
+        return str(v)
+    return f if math.isfinite(f) else None
 
 
 def _build(cls, d: dict):
@@ -242,17 +267,14 @@ def merge(runs: list[Run], names: list[str] | None = None) -> Run:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write through a temporary file in the same directory, then rename over ``path``."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + p.name + ".", dir=p.parent)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, p)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
     return p

@@ -40,7 +40,8 @@ def test_the_state_keeps_the_module_dtype(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")
     seen = replay.run_candidate(subject, case)
     for k, dt in seen.instance.state_dtypes().items():
-        assert dt == subject.dtype, f"{k} has dtype {dt} after the calls; the module's dtype is {subject.dtype}"
+        assert dt == subject.state_dtype, (
+            f"{k} has dtype {dt} after the calls; the module's dtype is {subject.state_dtype}")
 
 
 constant_channel = st.sampled_from([0.0, 5.0, -2.5, 1e4]).map(lambda o: (o, 0.0, 1.0))

@@ -3,14 +3,19 @@
 A bound is per channel and is the sum of two parts, one for the candidate's dtype
 and one for the float64 oracle (both are approximations of the exact value):
 
-    u      unit roundoff of the dtype (2**-24 for float32, 2**-53 for float64)
+    u      unit roundoff of the precision statistics are accumulated in (2**-24
+           for float32, 2**-53 for float64; float32 for float16/bfloat16 input)
     g      3 + log2(m) when batch statistics are summed (pairwise summation of m
            values; one rounding each for the mean, the product and the sum), 3 when
            the statistics are given (eval with running stats)
     A      max(max|x_c|, |mean_c|): the magnitude the centring cancels
     s      1 / sqrt(var_c + eps): the amplification of normalisation
-    rho    g * u * A * s: error of the centred, normalised value caused by the
-           rounding of the mean and of x * a + b (grows with offset / spread)
+    u_out  unit roundoff of the input/output dtype (= u except for half input,
+           which a correct implementation accumulates in float32 but may
+           normalise in half: torch's float16 CPU path evaluates x * a + b in half)
+    rho    (g * u + 2 * u_out) * A * s: error of the centred, normalised value
+           caused by the rounding of the mean and of x * a + b (grows with
+           offset / spread)
     xh     max|x_c - mean_c| * s: largest normalised magnitude
     err(xhat) = rho + xh * (g * u + rho**2): the second term is the relative
            error of a two-pass (or Welford) variance, including the squared
@@ -18,7 +23,7 @@ and one for the float64 oracle (both are approximations of the exact value):
     eta    the smallest normal number of the dtype: an implementation may flush
            subnormal inputs and results to zero (torch's float32 CPU kernel turns
            [1e-45, 0] into [0, 0]), so each value is known only to within eta
-    bound  = SAFETY * (|w_c| * (err(xhat) + eta * s) + u * (|w_c| * xh + |b_c|) + eta)
+    bound  = SAFETY * (|w_c| * (err(xhat) + eta * s) + u_out * (|w_c| * xh + |b_c|) + eta)
 
 Running statistics propagate their error through each update
 r <- (1 - f) r + f * stat: |1 - f| * err(r) + |f| * err(stat) + rounding.
@@ -33,17 +38,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import oracle
+from . import dtypes, oracle
 
 SAFETY = 4.0
 
 
 def unit_roundoff(dtype) -> float:
-    return float(np.finfo(np.dtype(dtype)).eps) / 2.0
+    return float(dtypes.finfo(dtype).eps) / 2.0
 
 
 def underflow(dtype) -> float:
-    return float(np.finfo(np.dtype(dtype)).smallest_normal)
+    return float(dtypes.finfo(dtype).smallest_normal)
+
+
+def _precisions(dtype):
+    """(u of the accumulation, u of the stored result, eta) for the candidate's dtype and for
+    the float64 oracle: half input is accumulated in float32 and its output rounded to half."""
+    return [(unit_roundoff(dtypes.compute_dtype(dt)), unit_roundoff(dt), underflow(dt)) for dt in (dtype, np.float64)]
 
 
 def summation_growth(m: int) -> float:
@@ -63,17 +74,26 @@ def _abs_or_zero(v, C):
     return np.zeros(C) if v is None else np.abs(np.asarray(v, np.float64))
 
 
-def _output_bound_one(x, mean, var, eps, weight, bias, u, g, eta):
+def _normalised(x, mean, var, eps):
+    """Per channel: s = 1/sqrt(var + eps), A = max(max|x|, |mean|), xh = max|x - mean| * s."""
     axes = oracle.reduction_axes(x)
-    C = x.shape[1]
     s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
     A = np.maximum(_channel_max(x, axes), np.abs(mean))
     centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
-    xh = _channel_max(centred, axes) * s
-    rho = g * u * A * s
-    err_xhat = rho + xh * (g * u + rho**2)
+    return s, A, _channel_max(centred, axes) * s
+
+
+def _xhat_error(A, s, xh, u, u_out, g, eta):
+    """err(xhat): the normalised value's error, input flushing included."""
+    rho = (g * u + 2 * u_out) * A * s
+    return rho + xh * (g * u + rho**2) + eta * s
+
+
+def _output_bound_one(x, mean, var, eps, weight, bias, u, u_out, g, eta):
+    C = x.shape[1]
+    s, A, xh = _normalised(x, mean, var, eps)
     w, b = _abs_or_one(weight, C), _abs_or_zero(bias, C)
-    return SAFETY * (w * (err_xhat + eta * s) + u * (w * xh + b) + eta)
+    return SAFETY * (w * _xhat_error(A, s, xh, u, u_out, g, eta) + u_out * (w * xh + b) + eta)
 
 
 def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -> np.ndarray:
@@ -84,10 +104,7 @@ def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -
     x = np.asarray(x, np.float64)
     m = oracle.values_per_channel(x) if batch_stats else 1
     g = summation_growth(m) if batch_stats else 3.0
-    return sum(
-        _output_bound_one(x, mean, var, eps, weight, bias, unit_roundoff(dt), g, underflow(dt))
-        for dt in (dtype, np.float64)
-    )
+    return sum(_output_bound_one(x, mean, var, eps, weight, bias, u, u_out, g, eta) for u, u_out, eta in _precisions(dtype))
 
 
 def batch_stat_bounds(x, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -99,39 +116,34 @@ def batch_stat_bounds(x, dtype) -> tuple[np.ndarray, np.ndarray]:
     mean, var_u = oracle.batch_mean(x), oracle.batch_var(x, unbiased=True)
     A = np.maximum(_channel_max(x, axes), np.abs(mean))
     dmean, dvar = 0.0, 0.0
-    for dt in (dtype, np.float64):
-        u = unit_roundoff(dt)
+    for u, _, eta in _precisions(dtype):
         dmu = g * u * A
-        dmean = dmean + SAFETY * (dmu + underflow(dt))
-        dvar = dvar + SAFETY * ((g + 1) * u * var_u + dmu**2 * m / max(m - 1, 1) + underflow(dt))
+        dmean = dmean + SAFETY * (dmu + eta)
+        dvar = dvar + SAFETY * ((g + 1) * u * var_u + dmu**2 * m / max(m - 1, 1) + eta)
     return dmean, dvar
 
 
 def running_bound(prev_err, prev, stat, stat_err, f: float, dtype) -> np.ndarray:
     """Bound on the error of (1 - f) * prev + f * stat, given bounds on its inputs."""
     prev, stat = np.asarray(prev, np.float64), np.asarray(stat, np.float64)
-    rounding = sum(
-        SAFETY * (unit_roundoff(dt) * (abs(1 - f) * np.abs(prev) + abs(f) * np.abs(stat)) + underflow(dt))
-        for dt in (dtype, np.float64)
-    )
+    # each product and the sum are rounded, and so is f itself: its error u*|f| multiplies
+    # |stat - prev|, which is not small against (1 - f) * |prev| when f is close to 1
+    size = abs(1 - f) * np.abs(prev) + abs(f) * np.abs(stat) + abs(f) * (np.abs(prev) + np.abs(stat))
+    rounding = sum(SAFETY * (u * size + eta) for u, _, eta in _precisions(dtype))
     return abs(1 - f) * prev_err + abs(f) * stat_err + 2 * rounding
 
 
 def value_bound(values, dtype) -> np.ndarray:
     """Bound for values stored in ``dtype`` that should equal ``values`` (one rounding each)."""
     v = np.abs(np.asarray(values, np.float64))
-    return SAFETY * sum(unit_roundoff(dt) * v + underflow(dt) for dt in (dtype, np.float64))
+    return SAFETY * sum(u_out * v + eta for _, u_out, eta in _precisions(dtype))
 
 
 def stat_error_effect(x, mean, var, eps, weight, mean_err, var_err) -> np.ndarray:
     """Extra output error when normalising with statistics known only to within
     ``mean_err`` and ``var_err`` (running stats that carry earlier rounding)."""
-    x = np.asarray(x, np.float64)
-    axes = oracle.reduction_axes(x)
-    s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
-    centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
-    xh = _channel_max(centred, axes) * s
-    w = _abs_or_one(weight, x.shape[1])
+    s, _, xh = _normalised(np.asarray(x, np.float64), mean, var, eps)
+    w = _abs_or_one(weight, np.shape(x)[1])
     return w * (mean_err * s + xh * var_err * s * s)
 
 
@@ -152,22 +164,19 @@ def gradient_bounds(x, grad_output, mean, var, eps, weight, dtype, *, batch_stat
     m = oracle.values_per_channel(x)
     G = _channel_max(gout, axes)
     w = _abs_or_one(weight, x.shape[1])
-    s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
-    A = np.maximum(_channel_max(x, axes), np.abs(mean))
-    centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
-    xh = _channel_max(centred, axes) * s
+    s, A, xh = _normalised(x, mean, var, eps)
     gx = gw = gb = 0.0
-    for dt in (dtype, np.float64):
-        u, eta = unit_roundoff(dt), underflow(dt)
+    for u, u_out, eta in _precisions(dtype):
         g = summation_growth(m) if batch_stats else 3.0
-        rho = g * u * A * s
-        err = rho + xh * (g * u + rho**2) + eta * s
+        stored = u_out * s * w * G * (2 + xh**2)  # d input is rounded to the input's dtype
+        err = _xhat_error(A, s, xh, u, u_out, g, eta)
         if batch_stats:
-            gx = gx + SAFETY * (s * w * G * (g * u * (2 + xh**2) + err * (1 + 2 * xh)) + eta)
+            gx = gx + SAFETY * (s * w * G * (g * u * (2 + xh**2) + err * (1 + 2 * xh)) + stored + eta)
         else:
-            gx = gx + SAFETY * (s * w * G * g * u + eta)
-        gw = gw + SAFETY * (m * G * (g * u * xh + err) + eta)
-        gb = gb + SAFETY * (m * G * g * u + eta)
+            gx = gx + SAFETY * (s * w * G * g * u + stored + eta)
+        # d weight and d bias may be rounded to the input's dtype before they are stored
+        gw = gw + SAFETY * (m * G * (g * u * xh + err + u_out * xh) + eta)
+        gb = gb + SAFETY * (m * G * (g * u + u_out) + eta)
     return gx, gw, gb
 
 

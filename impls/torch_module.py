@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conformance.dtypes import ALL
 from conformance.registry import Unavailable
 
 
@@ -18,3 +19,6 @@ def make_cuda(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_s
     if not torch.cuda.is_available():
         raise Unavailable("torch-cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)")
     return make(num_features, eps, momentum, affine, track_running_stats).to("cuda")
+
+
+make.conformance_dtypes = make_cuda.conformance_dtypes = ALL  # float16 and bfloat16 too: torch runs both on CPU

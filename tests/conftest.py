@@ -98,7 +98,8 @@ def report_section():
     def lines(text: str, title: str) -> list[str]:
         out, inside = [], False
         for line in text.splitlines():
-            m = re.fullmatch(r"[=_-]{3,} (.*?) [=_-]{3,}", line)
+            # A long title leaves room for one separator character each side.
+            m = re.fullmatch(r"[=_-]+ (.*?) [=_-]+", line)
             if m:
                 inside = m.group(1) == title
                 continue

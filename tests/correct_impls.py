@@ -66,7 +66,9 @@ class ShiftedSumsBatchNorm1d(torch.nn.Module):
         var = ((s2 - s1 * mean_d) / m).clamp_min(0.0)
         return shift[:, 0] + mean_d, var
 
+    @torch.no_grad()
     def _update(self, mean, unbiased_var):
+        """In place, outside autograd: the buffers never take part in the gradient."""
         self.num_batches_tracked.add_(1)
         f = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         for buf, stat in ((self.running_mean, mean), (self.running_var, unbiased_var)):

@@ -60,8 +60,10 @@ class Reference:
         if update:
             self.count_batch()
             self.update_running_stats(*batch, count)
-        y = self.normalise(work, mean, var)
-        return self.to_output(self.apply_affine(y), x)
+        xhat = self.normalise(work, mean, var)
+        y = self.apply_affine(xhat)
+        self.save_for_backward(xhat, y, var, axes, count, use_batch)
+        return self.to_output(y, x)
 
     # --- checks ----------------------------------------------------------------
     def check_rank(self, x):
@@ -149,6 +151,26 @@ class Reference:
 
     def to_output(self, y, x):
         return y.reshape(x.shape).astype(x.dtype)
+
+    # --- gradients (of the last call) ------------------------------------------------
+    def save_for_backward(self, xhat, y, var, axes, count, used_batch_statistics):
+        self._saved = (xhat, 1.0 / np.sqrt(var + self.eps), axes, count, used_batch_statistics)
+
+    def backward(self, grad_output):
+        """(d input, d weight, d bias) of the last call, for ``grad_output`` = dLoss/dy."""
+        xhat, inv_std, axes, m, used_batch_statistics = self._saved
+        g = np.asarray(grad_output, np.float64).reshape(xhat.shape)
+        gh = g if self.weight is None else g * self.weight.astype(np.float64).reshape(self.channel_shape(g.ndim))
+        if used_batch_statistics:  # the mean and variance depend on the input too
+            sum_gh = gh.sum(axis=axes, keepdims=True)
+            sum_gh_xhat = (gh * xhat).sum(axis=axes, keepdims=True)
+            dx = inv_std / m * (m * gh - sum_gh - xhat * sum_gh_xhat)
+        else:
+            dx = gh * inv_std
+        dx = dx.reshape(np.shape(grad_output)).astype(np.asarray(grad_output).dtype)
+        if self.weight is None:
+            return dx, None, None
+        return dx, (g * xhat).sum(axis=axes), g.sum(axis=axes)
 
 
 def factory(cls, *, eps=1e-5, momentum=0.1):

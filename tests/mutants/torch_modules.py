@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from tests.correct_impls import ShiftedSumsBatchNorm1d
+
 
 class PerPositionLoop(torch.nn.BatchNorm1d):
     """3D input normalised one position at a time: x[:, :, l] through the 2D module, L times."""
@@ -25,6 +27,15 @@ class AssumesContiguous(torch.nn.BatchNorm1d):
         return super().forward(x.as_strided(x.shape, strides, x.storage_offset()))
 
 
+class DetachedStatistics(ShiftedSumsBatchNorm1d):
+    """The batch mean and variance detached from autograd: backward treats them as constants."""
+
+    @staticmethod
+    def _shifted_moments(rows):
+        mean, var = ShiftedSumsBatchNorm1d._shifted_moments(rows)
+        return mean.detach(), var.detach()
+
+
 def _module_factory(cls):
     def make(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         return cls(num_features, eps=eps, momentum=momentum, affine=affine, track_running_stats=track_running_stats)
@@ -35,3 +46,4 @@ def _module_factory(cls):
 
 make_per_position_loop = _module_factory(PerPositionLoop)
 make_assumes_contiguous = _module_factory(AssumesContiguous)
+make_detached_statistics = _module_factory(DetachedStatistics)

@@ -1,0 +1,41 @@
+"""Correct implementations never fail: the whole suite, several random seeds.
+
+The implementations: the NumPy reference, torch.nn.BatchNorm1d, the candidate slot
+``mine``, an independent torch-primitives module (``tests/correct_impls.py``) and the
+base the mutants are built on (``tests/mutants/base.py``: a mutant only counts as
+caught if its base passes). Each seed is one run of the suite on all of them, both
+dtypes, under the ``dev`` profile with a fixed ``--hypothesis-seed``, from a scratch
+directory so no example database carries over between seeds or runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.suite_runs import describe, outcomes, run_suite
+
+IMPLS = ("numpy", "torch", "mine", "tests.correct_impls:make", "tests.mutants.base:make_reference")
+SEEDS = (1, 2, 3)
+MAX_EXAMPLES = 15
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed-{s}")
+def test_correct_implementations_pass_every_property(seed, tmp_path):
+    report = tmp_path / "sweep.xml"
+    proc = run_suite([*(f"--impl={i}" for i in IMPLS), "--hypothesis-profile=dev", f"--hypothesis-seed={seed}",
+                      f"--max-examples={MAX_EXAMPLES}", "-p", "xdist", "-n", "2", f"--junitxml={report}", "-q"],
+                     cwd=tmp_path)
+    assert report.exists(), f"the suite did not run (exit code {proc.returncode}):\n{describe(proc)}"
+    results = outcomes(report)
+    bad = sorted(f"{o.property_id}[{o.subject}]: {o.status} {o.message[:300]}" for o in results
+                 if o.status in ("failed", "error"))
+    assert not bad, f"seed {seed}: a correct implementation failed:\n" + "\n".join(bad)
+    passed = Counter(o.subject for o in results if o.status == "passed")
+    subjects = {f"{impl}-{dtype}" for impl in IMPLS for dtype in ("float32", "float64")}
+    idle = sorted(s for s in subjects if not passed[s])
+    assert not idle, f"seed {seed}: nothing ran for {idle}:\n{describe(proc)}"
+    assert proc.returncode == 0, f"seed {seed}: exit code {proc.returncode}:\n{describe(proc)}"
