@@ -13,6 +13,10 @@ import torch
 
 
 class ShiftedSumsBatchNorm1d(torch.nn.Module):
+    """The class is the factory (the module form of the candidate contract)."""
+
+    conformance_form = "module"
+
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -43,7 +47,7 @@ class ShiftedSumsBatchNorm1d(torch.nn.Module):
         m = per_channel.shape[1]
         if self.training or not self.track_running_stats:
             if m <= 1:
-                raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+                raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
             mean, var = self._shifted_moments(per_channel)
             if self.training and self.track_running_stats:
                 self._update(mean, var * m / (m - 1))
@@ -74,10 +78,3 @@ class ShiftedSumsBatchNorm1d(torch.nn.Module):
         for buf, stat in ((self.running_mean, mean), (self.running_var, unbiased_var)):
             buf.copy_((1.0 - f) * buf.double() + f * stat)
 
-
-def make(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
-    return ShiftedSumsBatchNorm1d(num_features, eps=eps, momentum=momentum, affine=affine,
-                                  track_running_stats=track_running_stats)
-
-
-make.conformance_form = "module"

@@ -1,7 +1,8 @@
 """A correct NumPy BatchNorm1d built from small, overridable steps.
 
 Every mutant in this package subclasses ``Reference`` and overrides one step to
-plant one bug, so each mutant's code is the bug and nothing else. The reference
+plant one bug, so each mutant's code is the bug and nothing else; each class is its
+own factory (the NumPy-object form of the candidate contract). The reference
 itself must conform (``tests/test_seed_sweep.py`` checks it with the other correct
 implementations), otherwise a mutant would be "caught" for the base's fault.
 
@@ -16,10 +17,13 @@ import numpy as np
 
 
 class Reference:
+    """The class is the factory: ``Reference(num_features, eps=1e-5, ..., dtype=np.float32)``."""
+
+    conformance_form = "numpy"
     initial_running_var = 1.0
     initially_training = True
 
-    def __init__(self, num_features, eps, momentum, affine, track_running_stats, dtype):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=np.float32):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.dtype = np.dtype(dtype)
@@ -172,16 +176,3 @@ class Reference:
             return dx, None, None
         return dx, (g * xhat).sum(axis=axes), g.sum(axis=axes)
 
-
-def factory(cls, *, eps=1e-5, momentum=0.1):
-    """A factory for ``cls`` in the NumPy-object form; ``eps`` and ``momentum`` are its defaults."""
-
-    def make(num_features, eps=eps, momentum=momentum, affine=True, track_running_stats=True, dtype=np.float32):
-        return cls(num_features, eps, momentum, affine, track_running_stats, dtype)
-
-    make.conformance_form = "numpy"
-    make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
-    return make
-
-
-make_reference = factory(Reference)

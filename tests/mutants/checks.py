@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Reference, factory
+from .base import Reference
 
 
 class AnyRankAccepted(Reference):
@@ -24,8 +24,3 @@ class NoSingleValueCheck(Reference):
 
     def check_count(self, count, shape):
         pass
-
-
-make_any_rank_accepted = factory(AnyRankAccepted)
-make_no_channel_check = factory(NoChannelCheck)
-make_no_single_value_check = factory(NoSingleValueCheck)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference, factory
+from .base import Reference
 
 
 class WorksInPlaceOnTheInput(Reference):
@@ -33,9 +33,3 @@ class RunningStatsRebound(Reference):
 
     def store(self, name, value):
         setattr(self, name, value)
-
-
-make_works_in_place_on_the_input = factory(WorksInPlaceOnTheInput)
-make_reads_memory_order = factory(ReadsMemoryOrder)
-make_output_in_float64 = factory(OutputInFloat64)
-make_running_stats_rebound = factory(RunningStatsRebound)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference, factory
+from .base import Reference
 
 
 class EvalUsesBatchStatistics(Reference):
@@ -39,9 +39,15 @@ class RunningVarStartsAtZero(Reference):
     initial_running_var = 0.0
 
 
-make_eval_uses_batch_statistics = factory(EvalUsesBatchStatistics)
-make_untracked_eval_uses_initial_stats = factory(UntrackedEvalUsesInitialStats)
-make_starts_in_eval_mode = factory(StartsInEvalMode)
-make_running_var_starts_at_zero = factory(RunningVarStartsAtZero)
-make_default_eps_1e_3 = factory(Reference, eps=1e-3)  # Keras' default
-make_default_momentum_0_9 = factory(Reference, momentum=0.9)  # ONNX's 0.9, not converted to torch's convention
+class DefaultEps1e3(Reference):
+    """The signature's default eps is 1e-3 (Keras') instead of 1e-5."""
+
+    def __init__(self, num_features, eps=1e-3, **kwargs):
+        super().__init__(num_features, eps, **kwargs)
+
+
+class DefaultMomentum0_9(Reference):  # noqa: N801 - the value in the name
+    """The signature's default momentum is 0.9 (ONNX's, not converted to torch's convention)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.9, **kwargs):
+        super().__init__(num_features, eps, momentum, **kwargs)

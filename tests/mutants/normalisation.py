@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference, factory
+from .base import Reference
 
 
 class EpsOutsideSqrt(Reference):
@@ -39,9 +39,3 @@ class WeightIgnored(Reference):
         if self.bias is None:
             return y
         return y + self.bias.astype(np.float64).reshape(self.channel_shape(y.ndim))
-
-
-make_eps_outside_sqrt = factory(EpsOutsideSqrt)
-make_eps_ignored = factory(EpsIgnored)
-make_bias_before_weight = factory(BiasBeforeWeight)
-make_weight_ignored = factory(WeightIgnored)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Reference, factory
+from .base import Reference
 
 
 class BiasedRunningVar(Reference):
@@ -61,13 +61,3 @@ class UntrackedHasBuffers(Reference):
 
     def has_buffers(self):
         return True
-
-
-make_biased_running_var = factory(BiasedRunningVar)
-make_momentum_reversed = factory(MomentumReversed)
-make_momentum_none_as_default = factory(MomentumNoneAsDefault)
-make_cumulative_average_off_by_one = factory(CumulativeAverageOffByOne)
-make_momentum_zero_as_none = factory(MomentumZeroAsNone)
-make_eval_updates_running_stats = factory(EvalUpdatesRunningStats)
-make_counter_counts_eval_calls = factory(CounterCountsEvalCalls)
-make_untracked_has_buffers = factory(UntrackedHasBuffers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference, factory
+from .base import Reference
 
 
 class PerPositionStatistics(Reference):
@@ -67,12 +67,3 @@ class WelfordWrongUpdate(Reference):
             m2 = m2 + delta * delta  # should be delta * (row - mean)
         shape = self.channel_shape(work.ndim)
         return mean.reshape(shape), (m2 / len(rows)).reshape(shape)
-
-
-make_per_position_statistics = factory(PerPositionStatistics)
-make_global_statistics = factory(GlobalStatistics)
-make_reshape_without_transpose = factory(ReshapeWithoutTranspose)
-make_unbiased_normalisation = factory(UnbiasedNormalisation)
-make_variance_about_zero = factory(VarianceAboutZero)
-make_one_pass_variance_in_module_dtype = factory(OnePassVarianceInModuleDtype)
-make_welford_wrong_update = factory(WelfordWrongUpdate)

@@ -1,4 +1,5 @@
-"""Mutants in the torch.nn.Module form: torch.nn.BatchNorm1d with one overridden step."""
+"""Mutants in the torch.nn.Module form: torch.nn.BatchNorm1d, or the torch-primitives module of
+``tests/correct_impls.py``, with one step overridden. Each class is its own factory."""
 
 from __future__ import annotations
 
@@ -36,14 +37,12 @@ class DetachedStatistics(ShiftedSumsBatchNorm1d):
         return mean.detach(), var.detach()
 
 
-def _module_factory(cls):
-    def make(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
-        return cls(num_features, eps=eps, momentum=momentum, affine=affine, track_running_stats=track_running_stats)
+class RunningStatsAsParameters(ShiftedSumsBatchNorm1d):
+    """running_mean and running_var registered as nn.Parameter: autograd (and optimizers) reach them."""
 
-    make.conformance_form = "module"
-    return make
+    def __init__(self, num_features, **kwargs):
+        super().__init__(num_features, **kwargs)
+        if self.track_running_stats:
+            self.running_mean = torch.nn.Parameter(self.running_mean)
+            self.running_var = torch.nn.Parameter(self.running_var)
 
-
-make_per_position_loop = _module_factory(PerPositionLoop)
-make_assumes_contiguous = _module_factory(AssumesContiguous)
-make_detached_statistics = _module_factory(DetachedStatistics)
