@@ -11,7 +11,7 @@ Shapes: ``x`` is (N, C) or (N, C, L). For channel c the reduction set is every
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -7,9 +7,7 @@ The plugin is inert for test suites that do not use the ``subject`` parameter.
 
 from __future__ import annotations
 
-import os
 import shlex
-import sys
 from collections import defaultdict
 from pathlib import Path
 

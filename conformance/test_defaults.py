@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import oracle, replay, tolerances
+from conformance import replay
 from conformance import strategies as cst
 from conformance.assertions import assert_close, assert_equal, assert_running_stats_close
 from conformance.cases import Call, Case, Config

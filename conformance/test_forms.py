@@ -5,10 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import oracle, tolerances
+from conformance import oracle, replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close
-from conformance.cases import Config
+from conformance.assertions import assert_close, assert_running_stats_close
 from conformance.forms import needs
 from conformance.profiles import conformance_settings
 
@@ -63,8 +62,7 @@ def test_functional_form_takes_half_input_with_running_stats_of_the_module_dtype
     assert y.dtype == np.float16, f"output dtype {y.dtype} for a float16 input"
     for k, dt in inst.state_dtypes().items():
         assert dt == subject.dtype, f"{k} has dtype {dt} after a float16 call; the stats were {subject.dtype}"
-    state = case.initial_state()
-    fwd = oracle.forward(state, case.x, training=True, eps=case.config.eps, momentum=case.config.momentum)
-    bound = tolerances.output_bound(case.x, fwd.mean, fwd.var, case.config.eps, state.weight, state.bias, "float16",
-                                    batch_stats=True)
-    assert_close("float16 train output", y, fwd.y, bound, dtype="float16")
+    exp = replay.run_oracle(case)
+    assert_close("float16 train output", y, exp.outputs[0], exp.output_bounds[0], dtype="float16")
+    assert_running_stats_close("after a float16 train call", inst.get_state(), exp.states[0], exp.state_bounds[0],
+                               dtype="float16")

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from conformance import oracle, tolerances
 from conformance import strategies as cst
 from conformance.assertions import assert_close
-from conformance.cases import Call
 from conformance.forms import needs
 from conformance.profiles import conformance_settings
 

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from conformance import replay
 from conformance import strategies as cst
 from conformance.assertions import assert_close
-from conformance.cases import Call
 from conformance.profiles import conformance_settings
 
 
