@@ -21,9 +21,11 @@ _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Healt
 # Registered under private names: Hypothesis has a built-in "ci" profile, which it loads itself under
 # CI; registering ours as "ci" would replace the settings of every test suite in the environment.
 _PRIVATE = "batchnorm-conformance:"
-settings.register_profile(_PRIVATE + "dev", max_examples=30, **_common)
-settings.register_profile(_PRIVATE + "ci", max_examples=100, derandomize=True, database=None, **_common)
-settings.register_profile(_PRIVATE + "thorough", max_examples=1000, **_common)
+# Parent: Hypothesis' own defaults, not whatever profile is loaded (under CI Hypothesis loads its "ci").
+_base = settings.get_profile("default")
+settings.register_profile(_PRIVATE + "dev", _base, max_examples=30, **_common)
+settings.register_profile(_PRIVATE + "ci", _base, max_examples=100, derandomize=True, database=None, **_common)
+settings.register_profile(_PRIVATE + "thorough", _base, max_examples=1000, **_common)
 
 PROFILES = ("dev", "ci", "thorough")
 

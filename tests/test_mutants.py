@@ -5,8 +5,7 @@ properties it must fail (``-k``), in its catalogued dtype, under the suite's ``c
 profile (derandomized, 100 examples) with shrinking switched off
 (``tests/mutants/ci_without_shrinking.py``: same examples, same verdicts, a fraction
 of the time). Every one of those properties must fail. A mutant that is not
-caught is a gap in the suite (or a mutant that lost its bug): either way, look. A
-mutant catalogued with a ``gap`` is such a known miss, kept as a strict xfail.
+caught is a gap in the suite (or a mutant that lost its bug): either way, look.
 """
 
 from __future__ import annotations
@@ -27,12 +26,7 @@ def selection(mutant) -> str:
     return "(" + " or ".join(f"test_{p}" for p in sorted(mutant.fails)) + f") and {mutant.dtype}]"
 
 
-def _param(mutant):
-    marks = [pytest.mark.xfail(strict=True, reason=f"known gap in the suite: {mutant.gap}")] if mutant.gap else []
-    return pytest.param(mutant, id=mutant.name, marks=marks)
-
-
-@pytest.mark.parametrize("mutant", [_param(m) for m in CATALOG])
+@pytest.mark.parametrize("mutant", CATALOG, ids=lambda m: m.name)
 def test_the_mutant_fails_every_property_it_must(mutant, tmp_path, plugin_env):
     report = tmp_path / "report.xml"
     proc = run_suite([f"--impl={mutant.spec}", *PROFILE, "-k", selection(mutant), f"--junitxml={report}", "-q"],
@@ -48,7 +42,7 @@ def test_the_mutant_fails_every_property_it_must(mutant, tmp_path, plugin_env):
 def test_every_property_fails_for_some_mutant(tmp_path, plugin_env):
     """A property that no mutant fails has not shown that it can fail: dead weight until one does."""
     collected = collected_property_ids(tmp_path)
-    expected = set().union(*(m.fails for m in CATALOG if not m.gap))
+    expected = set().union(*(m.fails for m in CATALOG))
     stale = {m.name: sorted(m.fails - collected) for m in CATALOG if m.fails - collected}
     assert not stale, f"the catalog names properties the suite does not collect: {stale}"
     dead = sorted(collected - expected)

@@ -16,19 +16,19 @@ MUTANTS = "tests.mutants."
 
 
 @pytest.mark.parametrize("spec, entry", [
-    (MUTANTS + "statistics:make_per_position_statistics", "per_position_pooling"),
-    (MUTANTS + "statistics:make_unbiased_normalisation", "unbiased_normalisation"),
-    (MUTANTS + "statistics:make_global_statistics", "pooled_over_channels"),
-    (MUTANTS + "running:make_biased_running_var", "biased_running_var"),
-    (MUTANTS + "running:make_momentum_reversed", "momentum_reversed"),
-    (MUTANTS + "running:make_cumulative_average_off_by_one", "cumulative_average_off_by_one"),
-    (MUTANTS + "running:make_momentum_zero_as_none", "momentum_zero_as_none"),
-    (MUTANTS + "running:make_eval_updates_running_stats", "eval_updates_running_stats"),
-    (MUTANTS + "normalisation:make_eps_outside_sqrt", "eps_outside_sqrt"),
-    (MUTANTS + "modes:make_eval_uses_batch_statistics", "eval_uses_batch_statistics"),
-    (MUTANTS + "modes:make_default_eps_1e_3", "default_eps_1e_3"),
-    (MUTANTS + "memory:make_works_in_place_on_the_input", "modifies_its_input"),
-    (MUTANTS + "torch_modules:make_per_position_loop", "per_position_calls"),
+    (MUTANTS + "statistics:PerPositionStatistics", "per_position_pooling"),
+    (MUTANTS + "statistics:UnbiasedNormalisation", "unbiased_normalisation"),
+    (MUTANTS + "statistics:GlobalStatistics", "pooled_over_channels"),
+    (MUTANTS + "running:BiasedRunningVar", "biased_running_var"),
+    (MUTANTS + "running:MomentumReversed", "momentum_reversed"),
+    (MUTANTS + "running:CumulativeAverageOffByOne", "cumulative_average_off_by_one"),
+    (MUTANTS + "running:MomentumZeroAsNone", "momentum_zero_as_none"),
+    (MUTANTS + "running:EvalUpdatesRunningStats", "eval_updates_running_stats"),
+    (MUTANTS + "normalisation:EpsOutsideSqrt", "eps_outside_sqrt"),
+    (MUTANTS + "modes:EvalUsesBatchStatistics", "eval_uses_batch_statistics"),
+    (MUTANTS + "modes:DefaultEps1e3", "default_eps_1e_3"),
+    (MUTANTS + "memory:WorksInPlaceOnTheInput", "modifies_its_input"),
+    (MUTANTS + "torch_modules:PerPositionLoop", "per_position_calls"),
     (f"{CANDIDATES / 'eps_outside_sqrt.py'}:make", "eps_outside_sqrt"),
     (f"{CANDIDATES / 'per_position.py'}:make", "per_position_pooling"),
     (f"{CANDIDATES / 'unbiased_variance.py'}:make", "unbiased_normalisation"),
@@ -46,7 +46,7 @@ def test_a_known_deviation_is_named(spec, entry):
 
 
 def test_the_verdict_says_what_the_implementation_does_and_what_torch_does():
-    d = diagnosis.diagnose(registry.resolve(MUTANTS + "running:make_biased_running_var"), "float32")
+    d = diagnosis.diagnose(registry.resolve(MUTANTS + "running:BiasedRunningVar"), "float32")
     assert d.verdict.startswith("running_var matches the biased variance: your implementation stores sigma^2, "
                                 "torch stores sigma^2 * m/(m-1)"), d.verdict
 
@@ -56,15 +56,15 @@ class EpsOutsideAndBiasedRunningVar(normalisation.EpsOutsideSqrt, running.Biased
 
 
 def test_two_deviations_at_once_are_both_named():
-    impl = registry.Implementation("two-bugs", "two-bugs", "two-bugs", normalisation.factory(
-        EpsOutsideAndBiasedRunningVar), form="numpy")
+    impl = registry.Implementation("two-bugs", "two-bugs", "two-bugs", EpsOutsideAndBiasedRunningVar,
+                                  form="numpy")
     d = diagnosis.diagnose(impl, "float32")
     assert d.status == "matched", d
     assert {x["name"] for x in d.deviations} == {"eps_outside_sqrt", "biased_running_var"}
 
 
 @pytest.mark.parametrize("spec", [f"{CANDIDATES / 'bias_twice.py'}:make",
-                                  MUTANTS + "statistics:make_welford_wrong_update"])
+                                  MUTANTS + "statistics:WelfordWrongUpdate"])
 def test_a_bug_outside_the_catalog_is_reported_as_such(spec):
     d = diagnosis.diagnose(registry.resolve(spec), "float64", ["train_output_matches_the_oracle"])
     assert d.status == "not_in_catalog", d

@@ -9,9 +9,6 @@ factory; ``forms`` wraps classes into the functional and pure forms.
 ``fails``, and checks that every one of them fails in the mutant's ``dtype``; it also
 checks that together the mutants fail every property the suite has.
 
-A mutant with a ``gap`` is one the suite misses today: its test is a strict xfail that
-turns into a failure once the suite catches it (then delete the ``gap``).
-
 ``fails`` lists the properties that fail *because of* the bug, not every property that
 happens to fail with it: a bug in the running stats also shows in later eval outputs,
 and a mutant's crash on some input fails properties that are not about its bug.
@@ -36,13 +33,12 @@ class Mutant:
     fails: frozenset[str]  # property ids (test names without test_) that must fail
     dtype: str = "float64"  # the dtype in which they must fail
     form: str = "numpy"
-    gap: str | None = None  # why the suite does not catch it yet: a known gap, reported, expected to be fixed
 
 
-def _mutant(where: str, bug: str, fails: str, dtype="float64", form="numpy", gap=None) -> Mutant:
+def _mutant(where: str, bug: str, fails: str, dtype="float64", form="numpy") -> Mutant:
     """``where`` is ``module:Class`` (or ``module:object``) in this package; the name is its snake_case."""
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", where.partition(":")[2]).lower()
-    return Mutant(name, f"tests.mutants.{where}", bug, frozenset(fails.split()), dtype, form, gap)
+    return Mutant(name, f"tests.mutants.{where}", bug, frozenset(fails.split()), dtype, form)
 
 
 CATALOG: tuple[Mutant, ...] = (

@@ -25,7 +25,7 @@ class Reference:
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=np.float32):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        self.track_running_stats = track_running_stats
         self.dtype = np.dtype(dtype)
         self.training = self.initially_training
         self.weight = self._filled(1.0) if affine else None
@@ -104,14 +104,12 @@ class Reference:
         centred = work - mean
         return mean, (centred * centred).mean(axis=axes, keepdims=True)
 
-    def channel_shape(self, ndim):
-        """The shape that broadcasts a (C,) vector against an input of ``ndim`` dimensions."""
-        return (1, self.num_features) + (1,) * (ndim - 2)
+    def as_channels(self, v, ndim):
+        """A (C,) vector in float64, shaped to broadcast against an input of ``ndim`` dimensions."""
+        return np.array(v, np.float64).reshape((1, self.num_features) + (1,) * (ndim - 2))  # a copy, never a view
 
     def running_moments(self, ndim):
-        shape = self.channel_shape(ndim)
-        return (self.running_mean.astype(np.float64).reshape(shape),
-                self.running_var.astype(np.float64).reshape(shape))
+        return self.as_channels(self.running_mean, ndim), self.as_channels(self.running_var, ndim)
 
     # --- running stats --------------------------------------------------------
     def count_batch(self):
@@ -131,7 +129,8 @@ class Reference:
         self.store("running_var", self.blend(self.running_var, self.per_channel(new_var), f))
 
     def per_channel(self, stat):
-        """A statistic shaped like the input's channels, as a (C,) vector."""
+        """A statistic shaped like the input's channels as a (C,) vector (averaged over positions
+        where it has one value per position)."""
         C = self.num_features
         return np.broadcast_to(stat, (1, C) + stat.shape[2:]).reshape(C, -1).mean(axis=1)
 
@@ -150,8 +149,7 @@ class Reference:
     def apply_affine(self, y):
         if self.weight is None:
             return y
-        shape = self.channel_shape(y.ndim)
-        return y * self.weight.astype(np.float64).reshape(shape) + self.bias.astype(np.float64).reshape(shape)
+        return y * self.as_channels(self.weight, y.ndim) + self.as_channels(self.bias, y.ndim)
 
     def to_output(self, y, x):
         return y.reshape(x.shape).astype(x.dtype)
@@ -164,7 +162,7 @@ class Reference:
         """(d input, d weight, d bias) of the last call, for ``grad_output`` = dLoss/dy."""
         xhat, inv_std, axes, m, used_batch_statistics = self._saved
         g = np.asarray(grad_output, np.float64).reshape(xhat.shape)
-        gh = g if self.weight is None else g * self.weight.astype(np.float64).reshape(self.channel_shape(g.ndim))
+        gh = g if self.weight is None else g * self.as_channels(self.weight, g.ndim)
         if used_batch_statistics:  # the mean and variance depend on the input too
             sum_gh = gh.sum(axis=axes, keepdims=True)
             sum_gh_xhat = (gh * xhat).sum(axis=axes, keepdims=True)

@@ -23,8 +23,7 @@ class UntrackedEvalUsesInitialStats(Reference):
     def running_moments(self, ndim):
         if self.track_running_stats:
             return super().running_moments(ndim)
-        shape = self.channel_shape(ndim)
-        return np.zeros(shape), np.ones(shape)
+        return self.as_channels(np.zeros(self.num_features), ndim), self.as_channels(np.ones(self.num_features), ndim)
 
 
 class StartsInEvalMode(Reference):

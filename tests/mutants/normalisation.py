@@ -28,8 +28,7 @@ class BiasBeforeWeight(Reference):
     def apply_affine(self, y):
         if self.weight is None:
             return y
-        shape = self.channel_shape(y.ndim)
-        return (y + self.bias.astype(np.float64).reshape(shape)) * self.weight.astype(np.float64).reshape(shape)
+        return (y + self.as_channels(self.bias, y.ndim)) * self.as_channels(self.weight, y.ndim)
 
 
 class WeightIgnored(Reference):
@@ -38,4 +37,4 @@ class WeightIgnored(Reference):
     def apply_affine(self, y):
         if self.bias is None:
             return y
-        return y + self.bias.astype(np.float64).reshape(self.channel_shape(y.ndim))
+        return y + self.as_channels(self.bias, y.ndim)

@@ -65,5 +65,4 @@ class WelfordWrongUpdate(Reference):
             delta = row - mean
             mean = mean + delta / n
             m2 = m2 + delta * delta  # should be delta * (row - mean)
-        shape = self.channel_shape(work.ndim)
-        return mean.reshape(shape), (m2 / len(rows)).reshape(shape)
+        return self.as_channels(mean, work.ndim), self.as_channels(m2 / len(rows), work.ndim)
