@@ -29,7 +29,8 @@ def selection(mutant) -> str:
 @pytest.mark.parametrize("mutant", CATALOG, ids=lambda m: m.name)
 def test_the_mutant_fails_every_property_it_must(mutant, tmp_path, plugin_env):
     report = tmp_path / "report.xml"
-    proc = run_suite([f"--impl={mutant.spec}", *PROFILE, "-k", selection(mutant), f"--junitxml={report}", "-q"],
+    proc = run_suite([f"--impl={mutant.spec}", f"--dtype={mutant.dtype}", *PROFILE, "-k", selection(mutant),
+                      f"--junitxml={report}", "-q"],
                      cwd=tmp_path)
     assert report.exists(), f"{mutant.name}: the suite did not run (exit code {proc.returncode}):\n{describe(proc)}"
     seen = {o.property_id: o.status for o in outcomes(report) if o.dtype == mutant.dtype}

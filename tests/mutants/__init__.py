@@ -169,6 +169,16 @@ CATALOG: tuple[Mutant, ...] = (
             "input_gradient_matches_finite_differences_in_float64", form="module"),
     _mutant("torch_modules:RunningStatsAsParameters", "running stats registered as nn.Parameter: gradients reach them",
             "eval_gradients_use_the_running_stats_and_reach_no_buffer", form="module"),
+    _mutant("gradients:GradBiasAsMean", "grad_bias is the mean of grad_output, not its sum",
+            "train_gradients_match_the_closed_form eval_gradients_use_the_running_stats_and_reach_no_buffer"),
+    _mutant("gradients:MissingGradTerm", "grad_input leaves out the term through the variance",
+            "train_gradients_match_the_closed_form input_gradient_matches_finite_differences_in_float64"),
+    # --- half precision (half input into a float32 module) -----------------------------------
+    _mutant("memory:HalfAccumulation", "statistics of float16 input accumulated in float16",
+            "train_output_matches_the_oracle running_stats_after_one_train_step_match_the_closed_form",
+            dtype="float16"),
+    _mutant("memory:RunningStatsStoredInHalf", "running stats rounded to float16 before they are stored",
+            "running_stats_after_one_train_step_match_the_closed_form", dtype="float16"),
     # --- the functional and pure forms -------------------------------------------------------
     _mutant("forms:functional_output_in_float64", "functional form: a float16 input gives a float64 output",
             "functional_form_takes_half_input_with_running_stats_of_the_module_dtype "

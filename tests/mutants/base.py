@@ -163,14 +163,17 @@ class Reference:
         xhat, inv_std, axes, m, used_batch_statistics = self._saved
         g = np.asarray(grad_output, np.float64).reshape(xhat.shape)
         gh = g if self.weight is None else g * self.as_channels(self.weight, g.ndim)
-        if used_batch_statistics:  # the mean and variance depend on the input too
-            sum_gh = gh.sum(axis=axes, keepdims=True)
-            sum_gh_xhat = (gh * xhat).sum(axis=axes, keepdims=True)
-            dx = inv_std / m * (m * gh - sum_gh - xhat * sum_gh_xhat)
-        else:
-            dx = gh * inv_std
+        dx = self.input_gradient(gh, xhat, inv_std, axes, m) if used_batch_statistics else gh * inv_std
         dx = dx.reshape(np.shape(grad_output)).astype(np.asarray(grad_output).dtype)
         if self.weight is None:
             return dx, None, None
-        return dx, (g * xhat).sum(axis=axes), g.sum(axis=axes)
+        return dx, (g * xhat).sum(axis=axes), self.bias_gradient(g, axes)
 
+    def input_gradient(self, gh, xhat, inv_std, axes, m):
+        """With batch statistics the mean and variance depend on the input too."""
+        sum_gh = gh.sum(axis=axes, keepdims=True)
+        sum_gh_xhat = (gh * xhat).sum(axis=axes, keepdims=True)
+        return inv_std / m * (m * gh - sum_gh - xhat * sum_gh_xhat)
+
+    def bias_gradient(self, g, axes):
+        return g.sum(axis=axes)

@@ -10,3 +10,17 @@ class BackwardFromTheOutput(Reference):
 
     def save_for_backward(self, xhat, y, var, axes, count, used_batch_statistics):
         super().save_for_backward(y, y, var, axes, count, used_batch_statistics)
+
+
+class GradBiasAsMean(Reference):
+    """d bias is the mean of grad_output over the channel instead of its sum."""
+
+    def bias_gradient(self, g, axes):
+        return g.mean(axis=axes)
+
+
+class MissingGradTerm(Reference):
+    """d input leaves out the term that flows through the variance: - xhat * sum(g * w * xhat)."""
+
+    def input_gradient(self, gh, xhat, inv_std, axes, m):
+        return inv_std / m * (m * gh - gh.sum(axis=axes, keepdims=True))

@@ -33,3 +33,21 @@ class RunningStatsRebound(Reference):
 
     def store(self, name, value):
         setattr(self, name, value)
+
+
+class HalfAccumulation(Reference):
+    """A float16 input is worked on in float16: sums and squares in half (x**2 overflows past 256)."""
+
+    conformance_dtypes = ("float32", "float64", "float16")
+
+    def working_copy(self, x):
+        return np.array(x, dtype=np.float16 if x.dtype == np.float16 else np.float64, order="C")
+
+
+class RunningStatsStoredInHalf(Reference):
+    """The running stats are rounded to float16 before they are stored (in their float32 arrays)."""
+
+    conformance_dtypes = ("float32", "float64", "float16")
+
+    def store(self, name, value):
+        getattr(self, name)[...] = np.asarray(value).astype(np.float16)
