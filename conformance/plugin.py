@@ -253,8 +253,10 @@ def _subject_id(nodeid: str) -> str | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _IMPLS not in config.stash:
-        return
+    if _IMPLS not in config.stash:  # an xdist controller collects nothing itself
+        if not _runs_the_suite(config):
+            return
+        _impls(config)
     ids = {Subject(i, d).id for i in config.stash[_IMPLS] for d in dtypes.ALL}
     per = defaultdict(lambda: defaultdict(list))
     for key in ("passed", "failed", "xfailed", "xpassed", "skipped", "error"):
