@@ -22,7 +22,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_IMPL = "numpy"
 _IMPLS = pytest.StashKey[list]()
 _DEVIATIONS = pytest.StashKey[list]()
-_OUTCOMES = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
@@ -113,8 +112,6 @@ def pytest_configure(config):
         raise pytest.UsageError(str(e)) from None
     seed = config.getoption("hypothesis_seed", default=None)
     profile = config.getoption("hypothesis_profile", default=None)
-    if profile is not None and profile not in profiles.PROFILES:
-        pass  # a profile of the user's own: Hypothesis' plugin has loaded it
     max_examples = config.getoption("conformance_max_examples")
     if max_examples is not None and max_examples < 1:
         raise pytest.UsageError(f"--max-examples={max_examples}: must be at least 1")
@@ -122,7 +119,6 @@ def pytest_configure(config):
         profiles.choose(profile, max_examples=max_examples, seed=seed)
     except InvalidArgument as e:
         raise pytest.UsageError(f"--hypothesis-profile={profile}: {e}") from None
-    config.stash[_OUTCOMES] = defaultdict(dict)
     config.pluginmanager.import_plugin("conformance.report_plugin")  # results.json, report.html, junit.xml
 
 
