@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
+import json
 import subprocess
 import sys
 import tempfile
@@ -23,7 +23,7 @@ def run_once(impl: str, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         xml = os.path.join(tmp, "results.xml")
         cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", f"--impl={impl}", "--hypothesis-profile=ci",
-               "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics", f"--junitxml={xml}", *extra]
+               "-q", "-p", "no:cacheprovider", f"--conformance-report-dir={tmp}", f"--junitxml={xml}", *extra]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -31,7 +31,11 @@ def run_once(impl: str, extra: list[str]) -> dict:
         if os.path.exists(xml):
             suite = ET.parse(xml).getroot().find("testsuite")
             tests = int(suite.get("tests", 0)) if suite is not None else 0
-    examples = sum(int(n) for n in re.findall(r"(\d+) passing examples?", proc.stdout))
+        examples = 0
+        results = os.path.join(tmp, "results.json")
+        if os.path.exists(results):  # examples tried per property, from the suite's own results model
+            with open(results) as f:
+                examples = sum((r.get("examples") or {}).get("tried", 0) for r in json.load(f)["results"])
     return {"impl": impl, "wall_s": wall, "properties": tests, "examples": examples, "exit": proc.returncode}
 
 
