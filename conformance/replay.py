@@ -24,14 +24,22 @@ class Observed:
     states: list[oracle.State] = field(default_factory=list)
 
 
-def run_candidate(subject: Subject, case: Case) -> Observed:
+def play(subject: Subject, case: Case):
+    """Build the candidate, set the case's state, and make each call; yields
+    (call number, call, instance, output) right after each call, for checks between calls."""
     inst = subject.make(case.config)
     if case.state is not None:
         inst.set_state(case.initial_state())
-    seen = Observed(inst)
-    for call in case.calls:
+    for i, call in enumerate(case.calls, 1):
         inst.train(call.training)
-        seen.outputs.append(inst.forward(call.x, call.layout))
+        yield i, call, inst, inst.forward(call.x, call.layout)
+
+
+def run_candidate(subject: Subject, case: Case) -> Observed:
+    seen = None
+    for _, _, inst, y in play(subject, case):
+        seen = seen or Observed(inst)
+        seen.outputs.append(y)
         seen.states.append(inst.get_state())
     return seen
 

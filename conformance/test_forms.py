@@ -19,11 +19,7 @@ tracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=
 @given(data=st.data())
 def test_pure_apply_leaves_the_state_passed_in_unchanged(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")
-    inst = subject.make(case.config)
-    inst.set_state(case.initial_state())
-    for i, call in enumerate(case.calls, 1):
-        inst.train(call.training)
-        inst.forward(call.x, call.layout)
+    for i, call, inst, _ in replay.play(subject, case):
         assert not inst.state_modified, (
             f"apply call {i} ({'train' if call.training else 'eval'}) modified the state passed in; "
             "it must return a new state instead")

@@ -14,11 +14,7 @@ from conformance.profiles import conformance_settings
 @given(data=st.data())
 def test_the_input_is_never_modified(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")
-    inst = subject.make(case.config)
-    inst.set_state(case.initial_state())
-    for i, call in enumerate(case.calls, 1):
-        inst.train(call.training)
-        inst.forward(call.x, call.layout)
+    for i, call, inst, _ in replay.play(subject, case):
         assert not inst.input_modified, (
             f"call {i} ({'train' if call.training else 'eval'}, layout {call.layout}) modified its input array")
 

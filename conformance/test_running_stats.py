@@ -61,11 +61,9 @@ def test_momentum_zero_freezes_the_running_stats(subject, data):
     """momentum=0 keeps the running stats as they were (and is not momentum=None)."""
     case = data.draw(cst.sequences(subject.dtype, config=tracked(momentum=st.just(0.0)), modes=st.just(True)),
                      label="case")
-    seen, exp = check_states(subject, case)
-    start = case.initial_state()
-    zero = replay.Bounds(0.0, 0.0)
-    assert_running_stats_close("after train calls with momentum=0 vs before them", seen.states[-1], start, zero,
-                               dtype=subject.dtype)
+    seen = replay.run_candidate(subject, case)
+    assert_running_stats_close("after train calls with momentum=0 vs before them", seen.states[-1],
+                               case.initial_state(), replay.Bounds(0.0, 0.0), dtype=subject.dtype)
 
 
 @conformance_settings

@@ -24,7 +24,8 @@ try:
 except ImportError:
     pass
 
-CANDIDATES = Path(__file__).resolve().parent / "candidates"
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATES = ROOT / "tests" / "candidates"
 
 # Environment that changes what the plugin or Hypothesis choose. The CI variables are the
 # ones Hypothesis itself looks at (any of them selects its "ci" profile); the plugin's own
@@ -49,6 +50,9 @@ def plugin_env(monkeypatch):
     """
     for name in _CI_VARIABLES + _PYTEST_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # The candidate files build on the mutant set's correct base (tests.mutants.base), so the
+    # scratch directory's runs need this repository importable.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     return monkeypatch
 
 
