@@ -24,6 +24,20 @@ class CandidateError(AssertionError):
     """The candidate broke the calling contract: it crashed, or returned the wrong kind of thing."""
 
 
+def raised(e: BaseException) -> str:
+    """``Type: message`` for whatever the candidate raised, even when its __str__ raises."""
+    from .worker import safe_str
+
+    return f"{type(e).__name__}: {safe_str(e)}"
+
+
+def candidate_raised(e: BaseException) -> bool:
+    """Whether to turn ``e`` into a failure: anything the candidate raises, SystemExit and
+    GeneratorExit included, but not a KeyboardInterrupt (in this process, that is the user's
+    Ctrl-C; in the candidate's own process, conformance/worker.py catches it)."""
+    return not isinstance(e, (KeyboardInterrupt, CandidateError))
+
+
 def lay_out(x: np.ndarray, layout: str) -> np.ndarray:
     """A view with the values of ``x`` in the requested memory layout.
 
@@ -113,12 +127,12 @@ class Instance:
         """Call the candidate; a crash or a malformed result becomes a CandidateError."""
         try:
             return self.forward_raw(x, layout)
-        except CandidateError:
-            raise
-        except Exception as e:
+        except BaseException as e:
+            if not candidate_raised(e):
+                raise
             mode = "train" if self.training else "eval"
             raise CandidateError(
-                f"{self.name} raised {type(e).__name__}: {e} (on a {x.dtype} input of shape {x.shape} "
+                f"{self.name} raised {raised(e)} (on a {x.dtype} input of shape {x.shape} "
                 f"in {mode} mode, layout {layout})"
             ) from e
 
@@ -132,6 +146,9 @@ class Instance:
         y = self.arrays.to_numpy(out)
         if y.shape != x.shape:
             raise CandidateError(f"{self.name} returned shape {y.shape} for an input of shape {x.shape}")
+        if y.dtype != x.dtype:
+            raise CandidateError(f"{self.name} returned {y.dtype} for a {x.dtype} input (the output keeps the "
+                                 "input's dtype)")
         return y
 
     # --- state -------------------------------------------------------------------
@@ -160,10 +177,10 @@ class Instance:
         gradients as float64 arrays (weight and bias gradients None without affine)."""
         try:
             return self._backward(self.arrays.native(lay_out(x, layout)), grad_output)
-        except CandidateError:
-            raise
-        except Exception as e:
-            raise CandidateError(f"{self.name}: backward raised {type(e).__name__}: {e} (input shape {x.shape})") from e
+        except BaseException as e:
+            if not candidate_raised(e):
+                raise
+            raise CandidateError(f"{self.name}: backward raised {raised(e)} (input shape {x.shape})") from e
 
     def buffers_with_gradients(self) -> list[str]:
         """Names of running-stat buffers that take part in autograd (they must not)."""
@@ -369,8 +386,10 @@ class PureInstance(_HeldState):
         try:
             state = obj.init(config.num_features, affine=config.affine, track_running_stats=config.track_running_stats,
                              dtype=np.dtype(dtype).type)
-        except Exception as e:
-            raise CandidateError(f"{name}: init({config.num_features}, ...) raised {type(e).__name__}: {e}") from e
+        except BaseException as e:
+            if not candidate_raised(e):
+                raise
+            raise CandidateError(f"{name}: init({config.num_features}, ...) raised {raised(e)}") from e
         super().__init__(name, dtype, config, NumpyArrays(), dict(state))
         self.obj = obj
         self.state_modified = False  # whether the last apply changed the state passed in

@@ -43,9 +43,23 @@ def needs(*capabilities: str):
     return pytest.mark.conformance_needs(*capabilities)
 
 
-def not_applicable(form: str, capabilities) -> str | None:
-    """The reason a property needing ``capabilities`` does not apply to ``form``, or None."""
-    missing = [c for c in capabilities if c not in HAS[form]]
+def capabilities(form: str, lacks=()) -> frozenset[str]:
+    """What a candidate of ``form`` can express, less what it declares it ``lacks``
+    (a ``conformance_lacks`` attribute: an adapter over a framework with no batch counter, say)."""
+    unknown = set(lacks) - set(REASONS)
+    if unknown:
+        raise ValueError(f"conformance_lacks names unknown capabilities {sorted(unknown)}; known: {sorted(REASONS)}")
+    return frozenset(HAS[form]) - set(lacks)
+
+
+def not_applicable(form: str, capabilities, has=None) -> str | None:
+    """The reason a property needing ``capabilities`` does not apply to ``form`` (whose
+    capabilities are ``has``, by default the form's own), or None."""
+    has = HAS[form] if has is None else has
+    missing = [c for c in capabilities if c not in has]
     if not missing:
         return None
+    if all(c in HAS[form] for c in missing):  # declared lacking, not the form's limit
+        return f"not applicable to this {form} candidate (it declares conformance_lacks): " + "; ".join(
+            REASONS[c] for c in missing)
     return f"not applicable to the {form} form: " + "; ".join(REASONS[c] for c in missing)

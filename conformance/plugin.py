@@ -15,7 +15,7 @@ import pytest
 
 from hypothesis.errors import InvalidArgument
 
-from . import dtypes, forms, known_deviations, profiles
+from . import dtypes, forms, isolation, known_deviations, profiles
 from .registry import ImplementationError, Subject, registered, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -39,6 +39,18 @@ def pytest_addoption(parser):
                     choices=dtypes.ALL + ("all",),
                     help="input dtypes to check: " + ", ".join(dtypes.ALL) + " or all (default: float32 and float64). "
                     "Half precision runs where the implementation declares it. Repeatable.")
+    group.addoption("--isolation", dest="conformance_isolation", choices=("process", "none"), default="process",
+                    help="process (default): each implementation runs in a child process of its own, so that a "
+                    "segfault, abort, hang or runaway allocation fails the property that triggered it; none: in "
+                    "the test process (for a debugger or a profiler)")
+    group.addoption("--call-timeout", dest="conformance_call_timeout", type=float, metavar="SECONDS",
+                    default=isolation.Limits.call_timeout,
+                    help="with --isolation=process: the longest one call to the candidate may take "
+                    "(default: %(default)s s; the suite's inputs take milliseconds)")
+    group.addoption("--memory-limit", dest="conformance_memory_limit", type=float, metavar="GIB",
+                    default=isolation.Limits.memory_limit / (1 << 30),
+                    help="with --isolation=process: the memory (GiB of address space) the candidate's process may "
+                    "take beyond its size once loaded; 0 for no limit (default: %(default)s)")
     parser.addini("conformance_impl", type="args", default=[],
                   help="implementations checked when --impl is not given (default: numpy)")
 
@@ -88,6 +100,23 @@ def _runs_the_suite(config) -> bool:
     return False
 
 
+def load(spec: str, config):
+    """An implementation, in a child process of its own unless ``--isolation=none``."""
+    if config.getoption("conformance_isolation", "process") == "none":
+        return resolve(spec)
+    for name, value in (("--call-timeout", config.getoption("conformance_call_timeout")),
+                        ("--memory-limit", config.getoption("conformance_memory_limit"))):
+        if value < 0 or (name == "--call-timeout" and value == 0):
+            raise pytest.UsageError(f"{name}={value:g}: must be positive")
+    limit = config.getoption("conformance_memory_limit")
+    return isolation.resolve(spec, isolation.Limits(config.getoption("conformance_call_timeout"),
+                                                    int(limit * (1 << 30)) or None))
+
+
+def pytest_unconfigure(config):
+    isolation.close_all()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     _rewrite_positional_args(config)
@@ -101,7 +130,7 @@ def pytest_configure(config):
                 continue
             seen.add(spec)
             try:
-                impls.append(resolve(spec))
+                impls.append(load(spec, config))
             except ImplementationError as e:
                 raise pytest.UsageError(str(e)) from None
         config.stash[_IMPLS] = impls
@@ -134,7 +163,7 @@ def _impls(config):
     if _IMPLS not in config.stash:
         specs = config.getini("conformance_impl") or [DEFAULT_IMPL]
         try:
-            config.stash[_IMPLS] = [resolve(s) for s in specs]
+            config.stash[_IMPLS] = [load(s, config) for s in specs]
         except ImplementationError as e:
             raise pytest.UsageError(f"{e} (from the conformance_impl ini option)") from None
     return config.stash[_IMPLS]
@@ -189,7 +218,8 @@ def pytest_collection_modifyitems(config, items):
     ours = [it for it in items if "subject" in getattr(getattr(it, "callspec", None), "params", {})]
     for it in ours:
         needed = [c for m in it.iter_markers("conformance_needs") for c in m.args]
-        reason = forms.not_applicable(it.callspec.params["subject"].impl.form, needed)
+        impl = it.callspec.params["subject"].impl
+        reason = forms.not_applicable(impl.form, needed, impl.capabilities)
         if reason:
             it.add_marker(pytest.mark.skip(reason=reason))
     deviations = config.stash.get(_DEVIATIONS, [])

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from .adapter import (CandidateError, FunctionalInstance, Instance, NumpyArrays, NumpyInstance, PureInstance,
-                      TorchArrays, TorchInstance, is_torch_module)
+                      TorchArrays, TorchInstance, candidate_raised, is_torch_module, raised)
 from .cases import Config
 from . import dtypes as dt
-from .forms import FORMS, HAS
+from . import forms
+from .forms import FORMS
 
 GROUP = "batchnorm_conformance.impls"
 DTYPES = dt.CORE
@@ -53,6 +54,11 @@ class Implementation:
     form: str = "module"
     dtypes: tuple[str, ...] = DTYPES
     unavailable: str | None = None  # a reason to skip, when the factory says it cannot run here
+    lacks: tuple[str, ...] = ()  # capabilities of its form that it declares it does not have
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return forms.capabilities(self.form, self.lacks)
 
     def make(self, config: Config, dtype) -> Instance:
         """Construct with every argument given explicitly."""
@@ -60,7 +66,7 @@ class Implementation:
 
     def make_default(self, num_features: int, dtype) -> Instance:
         """Construct as ``factory(C)``: the defaults are the candidate's own."""
-        if "constructor" not in HAS[self.form]:
+        if "constructor" not in self.capabilities:
             raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")
         return self._build(Config(num_features), dtype, {})
 
@@ -76,8 +82,10 @@ class Implementation:
                 obj = self.factory(config.num_features, dtype=dtype.type, **kwargs)
             else:
                 obj = self.factory(config.num_features, **kwargs)
-        except Exception as e:
-            raise CandidateError(f"{self.name}: factory({config.num_features}, {_kw(kwargs)}) raised {type(e).__name__}: {e}") from e
+        except BaseException as e:
+            if not candidate_raised(e):
+                raise
+            raise CandidateError(f"{self.name}: factory({config.num_features}, {_kw(kwargs)}) raised {raised(e)}") from e
         if self.form == "module":
             if not is_torch_module(obj):
                 raise CandidateError(f"{self.name}: factory returned {type(obj).__name__}, not a torch.nn.Module")
@@ -107,13 +115,17 @@ def _load_attr(spec: str):
             module = importlib.util.module_from_spec(mod_spec)
             sys.modules[modname] = module
             mod_spec.loader.exec_module(module)
-        except Exception as e:
-            raise ImplementationError(f"--impl={spec}: importing {str(path)!r} raised {type(e).__name__}: {e}") from e
+        except BaseException as e:
+            if not candidate_raised(e):
+                raise
+            raise ImplementationError(f"--impl={spec}: importing {str(path)!r} raised {raised(e)}") from e
     else:
         try:
             module = importlib.import_module(where)
-        except Exception as e:
-            raise ImplementationError(f"--impl={spec}: cannot import module {where!r}: {type(e).__name__}: {e}") from e
+        except BaseException as e:
+            if not candidate_raised(e):
+                raise
+            raise ImplementationError(f"--impl={spec}: cannot import module {where!r}: {raised(e)}") from e
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -152,8 +164,10 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
         probe = factory(2)
     except Unavailable:
         raise
-    except Exception as e:
-        raise ImplementationError(f"--impl={spec}: factory(2) raised {type(e).__name__}: {e}") from e
+    except BaseException as e:
+        if not candidate_raised(e):
+            raise
+        raise ImplementationError(f"--impl={spec}: factory(2) raised {raised(e)}") from e
     if is_torch_module(probe):
         return "module"
     if callable(probe) and hasattr(probe, "train") and hasattr(probe, "eval"):
@@ -172,9 +186,11 @@ def _check_builds(spec: str, factory, **kwargs) -> None:
         factory(2, **kwargs)
     except Unavailable:
         raise
-    except Exception as e:
+    except BaseException as e:
+        if not candidate_raised(e):
+            raise
         shown = "".join(f", {k}={getattr(v, '__name__', v)}" for k, v in kwargs.items())
-        raise ImplementationError(f"--impl={spec}: factory(2{shown}) raised {type(e).__name__}: {e}") from e
+        raise ImplementationError(f"--impl={spec}: factory(2{shown}) raised {raised(e)}") from e
 
 
 def resolve(spec: str) -> Implementation:
@@ -198,12 +214,17 @@ def resolve(spec: str) -> Implementation:
     if not callable(factory) and not is_pure:
         raise ImplementationError(f"--impl={spec}: {target} is a {type(factory).__name__}, not a callable factory")
     dtypes = tuple(getattr(factory, "conformance_dtypes", DTYPES))
+    lacks = tuple(getattr(factory, "conformance_lacks", ()))
     name = full if declared else name
     try:
         form = _form_of(spec, factory, declared)
     except Unavailable as e:
         return Implementation(name, full, target, factory, dtypes=dtypes, unavailable=str(e))
-    return Implementation(name, full, target, factory, form=form, dtypes=dtypes)
+    try:
+        forms.capabilities(form, lacks)
+    except ValueError as e:
+        raise ImplementationError(f"--impl={spec}: {e}") from None
+    return Implementation(name, full, target, factory, form=form, dtypes=dtypes, lacks=lacks)
 
 
 def _load_registered(spec, target):
@@ -228,7 +249,7 @@ class Subject:
     def make(self, config: Config) -> Instance:
         """Build the candidate for ``config``; a configuration its form cannot express
         (momentum=None without a batch counter) is not applicable: Hypothesis discards it."""
-        if config.momentum is None and "counter" not in HAS[self.impl.form]:
+        if config.momentum is None and "counter" not in self.impl.capabilities:
             from hypothesis import reject
 
             reject()

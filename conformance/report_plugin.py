@@ -161,9 +161,11 @@ class ReportPlugin:
         if subject is None:
             return
         report = outcome.get_result()
+        from .isolation import CandidateDied
+
         try:
             data = self._data(item, call, report, subject)
-        except Exception as e:  # noqa: BLE001 - a report problem must not become a test failure
+        except (Exception, CandidateDied) as e:  # noqa: BLE001 - a report problem must not become a test failure
             data = {"note": f"report data unavailable: {type(e).__name__}: {e}"}
         setattr(report, KEY, results.json_safe(data))
 
@@ -194,6 +196,8 @@ class ReportPlugin:
 
     def _device(self, subject) -> str | None:
         """Where the candidate's arrays live: built once per implementation and process."""
+        from .isolation import CandidateDied
+
         key = subject.impl.name
         if key not in self.devices:
             self.devices[key] = None
@@ -203,7 +207,7 @@ class ReportPlugin:
 
                     inst = subject.impl.make(Config(2), subject.dtype)
                     self.devices[key] = str(getattr(inst.arrays, "device", None) or "cpu")
-                except Exception:  # noqa: BLE001 - the device is a nicety
+                except (Exception, CandidateDied):  # noqa: BLE001 - the device is a nicety
                     pass
         return self.devices[key]
 
@@ -297,7 +301,8 @@ class ReportPlugin:
 
     def _diagnose(self) -> None:
         from . import diagnosis
-        from .registry import resolve
+        from .isolation import CandidateDied
+        from .plugin import load
 
         loaded = {}
         for sid in self.run.failing_subjects():
@@ -310,10 +315,10 @@ class ReportPlugin:
             try:
                 spec = impl_info.spec if impl_info else first.implementation
                 if spec not in loaded:
-                    loaded[spec] = resolve(spec)
+                    loaded[spec] = load(spec, self.config)
                 d = diagnosis.diagnose(loaded[spec], first.dtype, failing)
                 self.run.diagnoses[sid] = results.Diagnosis(sid, d.status, d.verdict, d.deviations, d.details)
-            except Exception as e:  # noqa: BLE001 - never break the run
+            except (Exception, CandidateDied) as e:  # noqa: BLE001 - never break the run
                 self.run.diagnoses[sid] = results.Diagnosis(sid, "probe_crashed",
                                                             f"probe crashed: {type(e).__name__}: {e}")
 

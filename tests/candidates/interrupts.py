@@ -1,5 +1,5 @@
 """A correct-looking candidate whose third call raises KeyboardInterrupt, as Ctrl-C would.
-The run stops; the report files must still be written, marked interrupted.
+Run with --isolation=none, the run stops; the report files must still be written, marked interrupted.
 """
 
 import numpy as np

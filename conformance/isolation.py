@@ -1,0 +1,368 @@
+"""Run a candidate in a child process of its own (the default; ``--isolation=none`` turns it off).
+
+The parent holds an ``IsolatedImplementation`` and ``IsolatedInstance`` objects with the
+interface of ``registry.Implementation`` and ``adapter.Instance``; each method call is a
+request to the child (conformance/worker.py), which holds the real ones. Arrays cross
+as NumPy arrays, which is what the properties see anyway.
+
+What the child does that the parent survives:
+
+- it dies (segfault, abort, ``os._exit``, killed for memory): ``CandidateDied`` naming the
+  signal or exit status, the call that was running and the last lines the child wrote
+  (faulthandler prints the Python stack of a segfault);
+- it does not answer within ``call_timeout`` seconds: killed, ``CandidateDied`` (a hang);
+- it raises MemoryError under its address-space limit (``memory_limit`` bytes above what it
+  had mapped once the candidate was loaded): ``CandidateDied`` (a leak without bound).
+
+``CandidateDied`` is a BaseException, as KeyboardInterrupt is: Hypothesis reports it on the
+first example that triggered it and does not shrink, since every shrink step would cost a
+process restart or a whole time limit. The message carries that example's call. The next
+request starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import weakref
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from .adapter import CandidateError
+from .registry import ImplementationError, Implementation
+
+START_TIMEOUT_S = 120.0  # importing a framework on a cold disk can take tens of seconds
+LOG_TAIL = 1500  # characters of the child's output quoted when it dies
+
+
+class CandidateDied(BaseException):
+    """The candidate's process died, hung or ran out of memory during a call."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_timeout: float = 10.0  # seconds one call (forward, backward, construction) may take
+    memory_limit: int | None = 2 << 30  # bytes the child may map beyond its size after loading
+
+
+class Worker:
+    """One child process for one ``--impl`` spec, started on first use and after each death."""
+
+    def __init__(self, spec: str, limits: Limits):
+        self.spec, self.limits = spec, limits
+        self.proc = self.conn = None
+        self.generation = 0  # bumps at each start: instances of a dead child are gone
+        self.dropped: list[int] = []
+        self.log_path = self.log_read = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> dict:
+        parent, child = socket.socketpair()
+        fd, self.log_path = tempfile.mkstemp(prefix="conformance-worker-", suffix=".log")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "conformance.worker", str(child.fileno())],
+                pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
+                start_new_session=True,  # Ctrl-C reaches the suite, which then ends the child
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
+        finally:
+            os.close(fd)
+            child.close()
+        self.conn = Connection(parent.detach())
+        self.log_read = open(self.log_path, "rb")
+        self.generation += 1
+        self.dropped.clear()
+        kind, payload = self._exchange(("hello", list(sys.path), self.spec, self.limits.memory_limit),
+                                       "loading the candidate", START_TIMEOUT_S)
+        if kind == "usage":
+            self.close()
+            raise ImplementationError(payload)
+        return payload
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the candidate's own children too
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+            self.proc.wait()
+        for f in (self.conn, self.log_read):
+            if f is not None:
+                f.close()
+        if self.log_path:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+        self.proc = self.conn = self.log_read = self.log_path = None
+
+    # --- requests ----------------------------------------------------------------------
+    def request(self, message: tuple, doing: str):
+        if not self.alive():
+            self.close()
+            self.start()
+        op, *args = message
+        drop, self.dropped = self.dropped, []
+        reply = self._exchange((op, drop, *args), doing, self.limits.call_timeout)
+        if reply[0] == "raised":
+            info = reply[1]
+            if info["out_of_memory"]:
+                self._died(doing, f"ran out of memory ({info['type']}: {_first_line(info['message'])}) under "
+                                  f"its limit of {_gib(self.limits.memory_limit)} above its size after loading "
+                                  "(a leak without bound, or an allocation far beyond the input's size)")
+            raise rebuild(info)
+        return reply[1:]
+
+    def _exchange(self, message, doing: str, timeout: float):
+        try:
+            self.conn.send(message)
+            if not self.conn.poll(timeout):
+                self._died(doing, f"did not return within {timeout:g} s (a hang?); its process was killed",
+                           kill=True)
+            reply = self.conn.recv()
+        except (EOFError, OSError):
+            self._died(doing, self._exit_description())
+        finally:
+            self._forward_output()
+        return reply
+
+    def _died(self, doing: str, what: str, kill: bool = False):
+        if kill and self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        tail = self._log_tail()
+        self.close()
+        words = f"\nIts last output:\n{tail}" if tail.strip() else ""
+        raise CandidateDied(f"{self.spec}: the candidate's process {what}, while {doing}.{words}")
+
+    def _exit_description(self) -> str:
+        try:
+            rc = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "closed its connection (its state is unknown; it was killed)"
+        if rc < 0:
+            try:
+                sig = signal.Signals(-rc)
+                return f"died with {sig.name} ({signal.strsignal(sig)})"
+            except ValueError:
+                return f"died with signal {-rc}"
+        return f"exited with status {rc}"
+
+    def _forward_output(self) -> None:
+        """What the candidate printed goes to stderr, where pytest captures it for the test."""
+        if self.log_read is None:
+            return
+        data = self.log_read.read(1 << 16)
+        if data:
+            self._last = (getattr(self, "_last", b"") + data)[-LOG_TAIL:]
+            sys.stderr.write(data.decode("utf-8", "replace"))
+
+    def _log_tail(self) -> str:
+        self._forward_output()
+        tail, self._last = getattr(self, "_last", b""), b""
+        return tail.decode("utf-8", "replace")
+
+
+def _first_line(s: str) -> str:
+    return s.splitlines()[0] if s else ""
+
+
+def _gib(n) -> str:
+    return f"{n / (1 << 30):g} GiB" if n else "no limit"
+
+
+_REBUILT: dict[tuple[str, str, str], type] = {}
+
+
+def rebuild(info: dict) -> BaseException:
+    """The exception the child sent back, as the same kind of exception here: a
+    CandidateError stays one; a ValueError subclass of the candidate's becomes a
+    ValueError subclass of the same name (the error properties test the kind)."""
+    if info["candidate_error"]:
+        return CandidateError(info["message"])
+    if info["module"] == "builtins" and isinstance(getattr(builtins, info["type"], None), type):
+        cls = getattr(builtins, info["type"])
+    else:
+        key = (info["module"], info["type"], info["base"])
+        if key not in _REBUILT:
+            base = getattr(builtins, info["base"], Exception)
+            _REBUILT[key] = type(info["type"], (base,), {"__module__": info["module"]})
+        cls = _REBUILT[key]
+    try:
+        e = cls(info["message"])
+    except Exception:  # noqa: BLE001 - a builtin with another constructor (UnicodeError subclasses, say)
+        e = CandidateError(f"{info['type']}: {info['message']}")
+    if info["where"]:
+        e.add_note("raised in the candidate's process at " + " <- ".join(reversed(info["where"])))
+    if not isinstance(e, Exception):  # SystemExit, KeyboardInterrupt, GeneratorExit: the candidate's, not ours
+        e = CandidateError(f"raised {info['type']}: {info['message']}")
+    return e
+
+
+# --- the parent's side of the interface ---------------------------------------------------------
+
+
+class IsolatedImplementation(Implementation):
+    """An Implementation whose factory lives in the child: ``make`` returns IsolatedInstances."""
+
+    worker: Worker | None = None
+
+    def _build(self, config, dtype, kwargs):
+        return IsolatedInstance(self, config, dtype, default=False)
+
+    def make_default(self, num_features, dtype):
+        from .cases import Config
+
+        if "constructor" not in self.capabilities:
+            raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")
+        inst = IsolatedInstance(self, Config(num_features), dtype, default=True)
+        inst.ensure()  # what a fresh default instance is (its mode, say) is what is being checked
+        return inst
+
+
+def resolve(spec: str, limits: Limits) -> IsolatedImplementation:
+    """Load ``spec`` in a child process; raises ImplementationError as registry.resolve does."""
+    worker = Worker(spec, limits)
+    try:
+        meta = worker.start()
+    except CandidateDied as e:
+        raise ImplementationError(f"--impl={spec}: loading it killed its process: {e}") from None
+    impl = IsolatedImplementation(meta["name"], meta["spec"], meta["target"], None, form=meta["form"],
+                                  dtypes=tuple(meta["dtypes"]), unavailable=meta["unavailable"],
+                                  lacks=tuple(meta["lacks"]))
+    impl.worker = worker
+    _WORKERS.add(worker)
+    return impl
+
+
+_WORKERS: "weakref.WeakSet[Worker]" = weakref.WeakSet()
+
+
+def close_all() -> None:
+    for w in list(_WORKERS):
+        w.close()
+
+
+class _Arrays:
+    """What the properties and the report read of an instance's array kind."""
+
+    def __init__(self, device: str):
+        self.device = device
+
+
+class IsolatedInstance:
+    """The Instance interface, each call answered by the child.
+
+    Construction is sent with the first call, and train, eval and set_state with the
+    next call: one round trip per forward instead of four."""
+
+    def __init__(self, impl: IsolatedImplementation, config, dtype, default: bool):
+        self.impl, self.config, self.dtype, self.default = impl, config, np.dtype(dtype), default
+        self.name, self.form = impl.name, impl.form
+        self.generation = self.handle = None
+        self._attrs = {"training": True, "input_modified": False, "state_modified": False, "device": None}
+        self._before: list[tuple[str, tuple]] = []  # calls that return nothing, sent with the next one
+        self._state = None  # the state after the last call, while nothing has changed it since
+
+    training = property(lambda self: self._attrs["training"])
+    input_modified = property(lambda self: self._attrs["input_modified"])
+    state_modified = property(lambda self: self._attrs["state_modified"])
+
+    @property
+    def arrays(self) -> _Arrays:
+        self.ensure()
+        return _Arrays(self._attrs["device"])
+
+    def ensure(self) -> None:
+        """Construct it now (else the first call does)."""
+        if self.handle is None:
+            self._call(None)
+
+    def _call(self, method: str | None, *args, doing: str | None = None, with_state: bool = False):
+        w = self.impl.worker
+        if self.handle is None:
+            target = (self.config, self.dtype, self.default)
+            what = f"constructing it for {self.config!r} in {self.dtype.name}"
+            doing = what if method is None else f"{what}, then {doing or 'calling ' + method}"
+        elif w.generation != self.generation or not w.alive():
+            raise CandidateDied(f"{self.name}: this instance's process died earlier in the test")
+        else:
+            target, doing = self.handle, doing or f"calling {method}"
+        before, self._before, self._state = self._before, [], None
+        if before:
+            doing = ", ".join(_DOING.get(m, m) for m, _ in before) + ", then " + doing
+        result, self._attrs, self._state, handle = w.request(
+            ("call", target, method, args, before, with_state), doing)
+        if self.handle is None:
+            self.handle, self.generation = handle, w.generation
+            weakref.finalize(self, _drop, weakref.ref(w), w.generation, handle)
+        return result
+
+    def _later(self, method: str, *args) -> None:
+        self._before.append((method, args))
+        self._state = None
+
+    def _forward(self, method, x, layout):
+        mode = "train" if self.training else "eval"
+        return self._call(method, x, layout, with_state=True,
+                          doing=f"calling it on a {x.dtype} input of shape {x.shape} in {mode} "
+                                f"mode (layout {layout})")
+
+    def forward(self, x, layout="contiguous"):
+        return self._forward("forward", x, layout)
+
+    def forward_raw(self, x, layout="contiguous"):
+        return self._forward("forward_raw", x, layout)
+
+    def backward(self, x, grad_output, layout="contiguous"):
+        return self._call("backward", x, grad_output, layout,
+                          doing=f"taking gradients for an input of shape {x.shape}")
+
+    def train(self, mode=True):
+        self._later("train", mode)
+        self._attrs = {**self._attrs, "training": bool(mode)}
+
+    def eval(self):
+        self.train(False)
+
+    def get_state(self):
+        if self._state is None:
+            return self._call("get_state", doing="reading its state")
+        kind, value = self._state
+        if kind == "raised":
+            raise rebuild(value)
+        return value
+
+    def set_state(self, state):
+        self._later("set_state", state)
+
+    def can_backward(self):
+        return self._call("can_backward")
+
+    def buffers_with_gradients(self):
+        return self._call("buffers_with_gradients")
+
+    def state_dtypes(self):
+        return self._call("state_dtypes")
+
+
+_DOING = {"train": "setting the mode", "set_state": "setting its state"}
+
+
+def _drop(worker_ref, generation, handle):
+    w = worker_ref()
+    if w is not None and w.generation == generation:
+        w.dropped.append(handle)

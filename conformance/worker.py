@@ -1,0 +1,168 @@
+"""The candidate's own process: ``python -m conformance.worker FD``.
+
+The suite runs other people's code. Here it runs in a child process of its own, so
+that a segfault, an abort, ``os._exit``, a hang or a runaway allocation ends this
+process, not the test run (conformance/isolation.py is the other end).
+
+Protocol, over the connection on file descriptor FD (pickled tuples, one reply per request):
+
+    ("hello", sys_path, spec, memory_limit)  -> ("ok", metadata) | ("usage", message)
+    ("call", drop, target, method, args, before, with_state)
+                                   -> ("ok", result, attributes, state, handle) | ("raised", error)
+
+``target`` is the handle of an instance, or (config, dtype, default) to construct one
+first (then ``method`` may be None); its handle comes back. ``drop`` lists handles of instances the suite no longer holds; ``before`` lists calls
+that return nothing (train, eval, set_state), made first: the suite sends them with the
+next call rather than one round trip each. With ``with_state`` the reply carries the state
+after the call (or the error reading it raised), which the suite reads after most calls. ``error`` is a dict that
+the parent turns back into an exception of the same kind (see ``describe``). After a
+MemoryError the process answers, then exits: what a leak holds is freed with it.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import resource
+import sys
+import traceback
+
+
+def safe_str(e: BaseException) -> str:
+    """``str(e)``, even for an exception whose __str__ raises or returns something odd."""
+    try:
+        s = str(e)
+        return s if isinstance(s, str) else repr(s)
+    except BaseException:  # noqa: BLE001 - a hostile __str__ is data too
+        return f"<{type(e).__name__} whose str() raised>"
+
+
+def builtin_base(cls: type) -> str:
+    """The nearest builtin exception class in ``cls``'s MRO (ValueError for a ValueError subclass)."""
+    import builtins
+
+    for base in cls.__mro__:
+        if base.__module__ == "builtins" and isinstance(getattr(builtins, base.__name__, None), type):
+            return base.__name__
+    return "Exception"
+
+
+def describe(e: BaseException) -> dict:
+    from .adapter import CandidateError
+
+    chain, cause = [], e
+    while cause is not None and len(chain) < 5:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    where = traceback.extract_tb(e.__traceback__)[-3:] if e.__traceback__ else []
+    return {
+        "candidate_error": isinstance(e, CandidateError),
+        "type": type(e).__name__, "module": type(e).__module__, "base": builtin_base(type(e)),
+        "message": safe_str(e),
+        "out_of_memory": any(isinstance(c, MemoryError) or "can't allocate memory" in safe_str(c) for c in chain),
+        "where": [f"{f.filename}:{f.lineno} in {f.name}" for f in where],
+    }
+
+
+def limit_memory(budget: int | None) -> None:
+    """Address space: what the process maps now, plus ``budget`` bytes."""
+    if not budget:
+        return
+    try:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + budget, resource.RLIM_INFINITY))
+    except (OSError, ValueError):  # no /proc (not Linux): no limit, the parent still survives a crash
+        pass
+
+
+class Server:
+    def __init__(self, conn):
+        self.conn, self.impl, self.instances, self.next = conn, None, {}, 0
+
+    def hello(self, sys_path, spec, memory_limit):
+        from .registry import ImplementationError, resolve
+
+        sys.path[:] = sys_path
+        try:
+            impl = resolve(spec)
+        except ImplementationError as e:
+            return ("usage", str(e))
+        except BaseException as e:  # noqa: BLE001 - loading other people's code
+            return ("usage", f"--impl={spec}: loading it raised {type(e).__name__}: {safe_str(e)}")
+        self.impl = impl
+        limit_memory(memory_limit)
+        meta = {k: getattr(impl, k) for k in ("name", "spec", "target", "form", "dtypes", "unavailable", "lacks")}
+        return ("ok", meta)
+
+    def attributes(self, inst) -> dict:
+        return {"training": bool(getattr(inst, "training", True)), "input_modified": inst.input_modified,
+                "state_modified": getattr(inst, "state_modified", False), "form": inst.form,
+                "device": str(getattr(inst.arrays, "device", None) or "cpu")}
+
+    def make(self, config, dtype, default) -> int:
+        inst = self.impl.make_default(config.num_features, dtype) if default else self.impl.make(config, dtype)
+        self.next += 1
+        self.instances[self.next] = inst
+        return self.next
+
+    def call(self, target, method, args, before=(), with_state=False):
+        handle = self.make(*target) if isinstance(target, tuple) else target
+        inst = self.instances[handle]
+        try:
+            for name, a in before:
+                getattr(inst, name)(*a)
+            result = None if method is None else getattr(inst, method)(*args)
+        except BaseException:
+            if isinstance(target, tuple):  # the suite never learns this handle
+                del self.instances[handle]
+            raise
+        state = None
+        if with_state:
+            try:
+                state = ("ok", inst.get_state())
+            except BaseException as e:  # noqa: BLE001 - raised again when the suite reads the state
+                state = ("raised", describe(e))
+        return ("ok", result, self.attributes(inst), state, handle)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                request = self.conn.recv()
+            except EOFError:  # the suite is gone
+                return
+            op, *args = request
+            if op == "hello":
+                self.conn.send(self.hello(*args))
+                continue
+            drop, *args = args
+            for h in drop:
+                self.instances.pop(h, None)
+            try:
+                reply = getattr(self, op)(*args)
+            except BaseException as e:  # noqa: BLE001 - whatever the candidate raises goes back
+                info = describe(e)
+                self.conn.send(("raised", info))
+                if info["out_of_memory"]:
+                    return
+                continue
+            try:
+                self.conn.send(reply)
+            except Exception as e:  # noqa: BLE001 - a result that cannot be pickled
+                self.conn.send(("raised", describe(TypeError(f"its result cannot be sent back: {safe_str(e)}"))))
+
+
+def main(argv: list[str]) -> int:
+    from multiprocessing.connection import Connection
+
+    faulthandler.enable()  # a segfault or abort prints the Python stack to stderr: the parent shows it
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core files from a crashing candidate
+    except (OSError, ValueError):
+        pass
+    Server(Connection(int(argv[1]))).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
