@@ -293,17 +293,16 @@ class IsolatedInstance:
 
     def _call(self, method: str | None, *args, doing: str | None = None, with_state: bool = False):
         w = self.impl.worker
+        if self.handle is not None and (w.generation != self.generation or not w.alive()):
+            raise CandidateDied(f"{self.name}: this instance's process died earlier in the test")
+        before, self._before, self._state = self._before, [], None
+        steps = [_DOING.get(m, m) for m, _ in before] + ([doing or f"calling {method}"] if method else [])
         if self.handle is None:
             target = (self.config, self.dtype, self.default)
-            what = f"constructing it for {self.config!r} in {self.dtype.name}"
-            doing = what if method is None else f"{what}, then {doing or 'calling ' + method}"
-        elif w.generation != self.generation or not w.alive():
-            raise CandidateDied(f"{self.name}: this instance's process died earlier in the test")
+            steps.insert(0, f"constructing it as {self.config!r} in {self.dtype.name}")
         else:
-            target, doing = self.handle, doing or f"calling {method}"
-        before, self._before, self._state = self._before, [], None
-        if before:
-            doing = ", ".join(_DOING.get(m, m) for m, _ in before) + ", then " + doing
+            target = self.handle
+        doing = ", then ".join(steps)
         result, self._attrs, self._state, handle = w.request(
             ("call", target, method, args, before, with_state), doing)
         if self.handle is None:

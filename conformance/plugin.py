@@ -20,6 +20,11 @@ from .registry import ImplementationError, Subject, registered, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_IMPL = "numpy"
+# The last resort against a hang in the test process itself (--isolation=none: a candidate
+# stuck in C code): pytest-timeout's thread method ends the process, pytest-xdist replaces a
+# worker. A run of the thorough profile on a slow but correct implementation stays far below
+# it; with isolation, --call-timeout ends a hang of the candidate's first.
+TEST_TIME_LIMIT_S = 900
 _IMPLS = pytest.StashKey[list]()
 _DEVIATIONS = pytest.StashKey[list]()
 
@@ -100,9 +105,9 @@ def _runs_the_suite(config) -> bool:
     return False
 
 
-def load(spec: str, config):
-    """An implementation, in a child process of its own unless ``--isolation=none``."""
-    if config.getoption("conformance_isolation", "process") == "none":
+def load(spec: str, config, isolate: bool = False):
+    """An implementation, in a child process of its own unless ``--isolation=none`` (and not ``isolate``)."""
+    if config.getoption("conformance_isolation", "process") == "none" and not isolate:
         return resolve(spec)
     for name, value in (("--call-timeout", config.getoption("conformance_call_timeout")),
                         ("--memory-limit", config.getoption("conformance_memory_limit"))):
@@ -214,9 +219,22 @@ def property_id(item) -> str:
     return getattr(item, "originalname", item.name).removeprefix("test_")
 
 
+def _test_time_limit(config):
+    """pytest-timeout's mark for each property, unless the user set a limit of their own
+    (``--timeout``, or ``timeout`` in the ini file)."""
+    if not config.pluginmanager.has_plugin("timeout"):
+        return None
+    if config.getoption("timeout", None) is not None or config.getini("timeout"):
+        return None
+    return pytest.mark.timeout(TEST_TIME_LIMIT_S, method="thread")
+
+
 def pytest_collection_modifyitems(config, items):
     ours = [it for it in items if "subject" in getattr(getattr(it, "callspec", None), "params", {})]
+    limit = _test_time_limit(config)
     for it in ours:
+        if limit is not None:
+            it.add_marker(limit)
         needed = [c for m in it.iter_markers("conformance_needs") for c in m.args]
         impl = it.callspec.params["subject"].impl
         reason = forms.not_applicable(impl.form, needed, impl.capabilities)
@@ -288,7 +306,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for key in ("passed", "failed", "xfailed", "xpassed", "skipped", "error"):
         for rep in terminalreporter.stats.get(key, []):
             sid = _subject_id(getattr(rep, "nodeid", "") or "")
-            if sid in ids and rep.when in ("call", "setup"):
+            if sid in ids and rep.when != "teardown":  # "???": xdist's report of a crashed worker
                 name = rep.nodeid.split("::")[-1].split("[")[0].removeprefix("test_")
                 if key == "skipped" and "not applicable" in str(rep.longrepr):
                     key = "not applicable"

@@ -258,14 +258,16 @@ class ReportPlugin:
         if data.get("examples"):
             r.examples = data["examples"]
         failure = results.Failure(**data["failure"]) if data.get("failure") else None
-        if report.when == "setup":
+        # xdist's report for a crashed worker says when="???": the crash happened in the call.
+        when = report.when if report.when in ("setup", "teardown") else "call"
+        if when == "setup":
             if report.skipped:
                 reason = _skip_reason(report)
                 r.outcome = "not_applicable" if "not applicable" in reason else "skipped"
                 r.reason = reason
             elif report.failed:
                 r.outcome, r.failure = "error", failure
-        elif report.when == "call":
+        elif when == "call":
             if plugin._is_fixed(report):
                 r.outcome, r.reason = "fixed", str(report.longrepr).removeprefix("[XPASS(strict)]").strip()
             elif hasattr(report, "wasxfail"):
@@ -315,7 +317,8 @@ class ReportPlugin:
             try:
                 spec = impl_info.spec if impl_info else first.implementation
                 if spec not in loaded:
-                    loaded[spec] = load(spec, self.config)
+                    # In a child process even with --isolation=none: a crash here would lose the report.
+                    loaded[spec] = load(spec, self.config, isolate=True)
                 d = diagnosis.diagnose(loaded[spec], first.dtype, failing)
                 self.run.diagnoses[sid] = results.Diagnosis(sid, d.status, d.verdict, d.deviations, d.details)
             except (Exception, CandidateDied) as e:  # noqa: BLE001 - never break the run
