@@ -86,6 +86,11 @@ def test_a_candidate_that_modifies_its_input_fails_the_hygiene_property_only(pyt
     assert got[(f"{spec}-float64", TRAIN)]["outcome"] == "passed"
 
 
+def test_a_slow_but_correct_candidate_passes(pytester, candidate, run_conformance):
+    _, result = run_hostile(run_conformance, candidate, "slow_but_correct", EVAL, extra=("--max-examples=3",))
+    assert result.ret == OK, result.text
+
+
 def test_what_a_candidate_prints_upsets_nothing(pytester, candidate, run_conformance):
     _, result = run_hostile(run_conformance, candidate, "chatty", TRAIN, EVAL)
     assert result.ret == OK, result.text

@@ -127,3 +127,11 @@ class crashes_at_construction(Reference):  # noqa: N801
         if type(self).built[0] > 1:
             ctypes.string_at(0)
         super().__init__(*args, **kwargs)
+
+
+class slow_but_correct(_EvalHostile):  # noqa: N801
+    """A quarter of a second per eval call: slow, not hung; the time limits must let it pass."""
+
+    def misbehave(self, x):
+        time.sleep(0.25)
+        return Reference.__call__(self, x)
