@@ -279,7 +279,7 @@ class TorchInstance(Instance):
     def _set(self, key, value):
         t = getattr(self.module, key)
         with self.torch.no_grad():
-            t.copy_(self.torch.as_tensor(np.asarray(value)).to(t.dtype))
+            t.copy_(self.arrays.native(np.asarray(value)).to(t.dtype))  # native(): bfloat16 too
 
     def can_backward(self):
         return None
