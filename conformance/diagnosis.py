@@ -12,8 +12,12 @@ compares what it observes (each call's output, running stats and counter) with
 
 A variant matches when the candidate agrees with it on every observation, within the
 tolerances module's bounds; two entries may match together (an implementation with two
-bugs). Some entries are checks rather than variants (the input modified in place, a
-missing ValueError, the result depending on memory layout); they are run on the side.
+bugs), and with them any number of entries about defaults, which only the probe of
+``factory(C)`` sees (a framework differs from torch in several defaults at once). Some
+entries are checks rather than variants (the input modified in place, a missing
+ValueError, the result depending on memory layout); they are run on the side. A float64
+candidate that computes in float32 (or rounds eps, or keeps state, in float32) has its
+probes compared with torch at float32's precision, so that what else it does can be named.
 When the candidate differs from torch and no variant, alone or paired, reproduces it,
 the verdict says the deviation is not in the catalog and lists what differs: it is
 never forced into the nearest entry.
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import oracle, replay, tolerances
+from . import dtypes, oracle, replay, tolerances
 from .cases import Call, Case, Config
 from .forms import HAS
 
@@ -158,6 +162,10 @@ CATALOG: tuple[Entry, ...] = (
           "The default momentum is 0.9 in torch's convention (ONNX's 0.9 not converted): factory(C) keeps 90% of "
           "each batch; torch's default 0.1 keeps 10%.",
           {"default_momentum": 0.9}),
+    Entry("default_momentum_0_01", "default momentum 0.01 (Keras' and Flax's 0.99)",
+          "The default momentum is 0.01 in torch's convention (Keras' and Flax's default 0.99, which weighs the "
+          "old running value): factory(C) keeps 1% of each batch; torch's default 0.1 keeps 10%.",
+          {"default_momentum": 0.01}),
     Entry("running_var_starts_at_zero", "running_var starts at 0",
           "running_var starts at 0: factory(C) initialises it to zeros; torch initialises it to ones.",
           {"initial_running_var": 0.0}),
@@ -181,11 +189,25 @@ CATALOG: tuple[Entry, ...] = (
           "The running statistics change dtype: your implementation replaces them with arrays of another dtype "
           "(e.g. rebinding to float64 results); torch updates them in place in the module's dtype.",
           check="state_dtype"),
+    Entry("state_in_a_narrower_dtype", "state kept in a narrower dtype",
+          "Part of the state is kept in a narrower dtype than the module's: your implementation holds e.g. float32 "
+          "running statistics in a float64 module (Flax creates batch_stats as float32 whatever param_dtype), so "
+          "they carry float32 rounding; torch keeps all state in the module's dtype.",
+          check="narrow_state"),
     Entry("variance_cancels", "variance cancels catastrophically",
           "The variance loses its digits on a large offset: your implementation agrees with torch on centred data "
           "but not on the same data shifted by 1e4 (typical of E[x^2] - E[x]^2 in the working precision); torch "
           "subtracts the mean before squaring.",
           check="cancellation"),
+    Entry("computes_in_float32", "float64 computed in float32",
+          "A float64 module computes in float32: your implementation's float64 outputs and running stats carry "
+          "float32 rounding (Keras 3 promotes float64 to float32 on its torch and JAX backends); torch computes "
+          "float64 in float64.",
+          check="float32_compute"),
+    Entry("eps_rounded_to_float32", "eps rounded to float32",
+          "eps is rounded to float32 in a float64 module: your implementation normalises with float32(eps) (ONNX "
+          "stores float attributes, eps and momentum, in 32 bits); torch uses eps as given, in double.",
+          check="eps_float32"),
     Entry("accepts_one_value_per_channel", "no error for one value per channel",
           "One value per channel is accepted in training: your implementation returns an output (the bias); "
           "torch raises ValueError('Expected more than 1 value per channel when training').",
@@ -390,16 +412,24 @@ def observe(impl, dtype: str, probe: Probe, facts: dict) -> list[Observation]:
             inst = impl.make(case.config, dtype)
             inst.set_state(case.initial_state())
         before = inst.state_dtypes()
+        facts["narrow_state"] = facts.get("narrow_state", False) or _narrower(before, dtype)
         for i, call in enumerate(case.calls, 1):
             inst.train(call.training)
             y = inst.forward(call.x)
             facts["input_modified"] = facts.get("input_modified", False) or bool(inst.input_modified)
             facts["output_dtype"] = facts.get("output_dtype", False) or y.dtype != np.dtype(dtype)
             facts["state_dtype"] = facts.get("state_dtype", False) or inst.state_dtypes() != before
+            facts["narrow_state"] = facts["narrow_state"] or _narrower(inst.state_dtypes(), dtype)
             out += _observe(i, call.training, y, inst.get_state())
     except Exception as e:  # noqa: BLE001 - whatever the candidate does is data here
         raise _crash(e) from e
     return out
+
+
+def _narrower(state_dtypes: dict, dtype) -> bool:
+    """Whether some state has fewer bits than the module's dtype (float32 for half input)."""
+    module = np.dtype(dtypes.state_dtype(dtype)).itemsize
+    return any(np.dtype(v).itemsize < module for v in state_dtypes.values())
 
 
 def _raises(impl, dtype, config: Config, x: np.ndarray, training: bool = True) -> bool:
@@ -425,30 +455,75 @@ def _layout_differs(impl, dtype, has) -> bool:
     return any(not (np.abs(o - outs[0]) <= 2 * bound).all() for o in outs[1:])
 
 
-def _cancels(impl, dtype) -> bool:
-    """Agrees with torch on centred data, not on the same data shifted by 1e4 (spread 1e-2)."""
+def _cancels(impl, dtype, judge) -> bool:
+    """Agrees with torch on centred data, not on the same data shifted by 1e4 (spread 1e-2); judged
+    with the bounds of ``judge`` (float32 for a float64 candidate that works in float32)."""
     centred = _grid((8, 2), 14, [0.0, 0.0]) / 100  # spread about 1e-2
     results = []
     for offset in (0.0, 1e4):
         case = Case(Config(2), dtype, (Call(True, (centred + offset).astype(dtype)),))
         inst = impl.make(case.config, dtype)
-        exp = replay.run_oracle(case)
-        results.append(_close(inst.forward(case.x), exp.outputs[0], exp.output_bounds[0], dtype)[0])
+        inst.train(True)
+        exp = replay.run_oracle(Case(case.config, judge, (Call(True, (centred + offset).astype(judge)),)))
+        results.append(_close(inst.forward(case.x), exp.outputs[0], exp.output_bounds[0], judge)[0])
     return results == [True, False]
 
 
+def _float64_fits(impl, dtype, x, eps) -> list[bool] | None:
+    """In float64, a train call with batch statistics: whether the output is within the float64
+    bounds, and within the float32 bounds, of the oracle's; None in another dtype."""
+    if np.dtype(dtype) != np.float64:
+        return None  # in float32 the two cannot be told apart
+    config = Config(x.shape[1], eps=eps, affine=False, track_running_stats=False)
+    inst = impl.make(config, dtype)
+    inst.train(True)
+    y = inst.forward(x.astype(dtype))
+    fits = []
+    for judge in ("float64", "float32"):
+        exp = replay.run_oracle(Case(config, judge, (Call(True, x.astype(judge)),)))
+        fits.append(_close(y, exp.outputs[0], exp.output_bounds[0], judge)[0])
+    return fits
+
+
+def _computes_in_float32(impl, dtype) -> bool:
+    """In float64: the output has float32's error, not float64's (inputs and eps exact in float32)."""
+    return _float64_fits(impl, dtype, _grid((8, 2), 16, [0.5, -1.0]), 0.0625) == [False, True]
+
+
+def _eps_in_float32(impl, dtype) -> bool:
+    """In float64: the output matches eps = float32(0.1), not eps = 0.1 (tiny spread: eps dominates)."""
+    if np.dtype(dtype) != np.float64:
+        return False  # in float32 the two cannot be told apart
+    eps = 0.1
+    x = _grid((8, 2), 15, [0.0, 0.0]) / 4096
+    inst = impl.make(Config(2, eps=eps, affine=False, track_running_stats=False), dtype)
+    inst.train(True)
+    y = inst.forward(x.astype(dtype))
+    fits = []
+    for e in (eps, float(np.float32(eps))):
+        exp = replay.run_oracle(Case(Config(2, eps=e, affine=False, track_running_stats=False), dtype,
+                                     (Call(True, x.astype(dtype)),)))
+        fits.append(_close(y, exp.outputs[0], exp.output_bounds[0], dtype)[0])
+    return fits == [False, True]
+
+
+COMPUTE_CHECKS = ("float32_compute", "eps_float32")  # the outputs carry float32 rounding
+PRECISION_CHECKS = COMPUTE_CHECKS + ("narrow_state",)  # the outputs or the state do
 SIDE_CHECKS = {
     # name: (capability needed, fn(impl, dtype, facts) -> deviation present)
     "input_modified": (None, lambda impl, dt, facts: facts.get("input_modified", False)),
     "output_dtype": (None, lambda impl, dt, facts: facts.get("output_dtype", False)),
     "state_dtype": (None, lambda impl, dt, facts: facts.get("state_dtype", False)),
+    "narrow_state": (None, lambda impl, dt, facts: facts.get("narrow_state", False)),
     "layout": (None, lambda impl, dt, facts: _layout_differs(impl, dt, facts)),
     "one_value": (None, lambda impl, dt, facts: not _raises(impl, dt, Config(1), np.ones((1, 1)))),
     "rank": ("rank_check", lambda impl, dt, facts: not _raises(impl, dt, Config(2),
                                                                 np.arange(16.0).reshape(2, 2, 2, 2))),
     "channels": (None, lambda impl, dt, facts: not _raises(impl, dt, Config(3, affine=False),
                                                            _grid((4, 1), 13, [0.0]))),
-    "cancellation": (None, lambda impl, dt, facts: _cancels(impl, dt)),
+    "cancellation": (None, lambda impl, dt, facts: _cancels(impl, dt, facts.get("judge", dt))),
+    "float32_compute": (None, lambda impl, dt, facts: _computes_in_float32(impl, dt)),
+    "eps_float32": (None, lambda impl, dt, facts: _eps_in_float32(impl, dt)),
 }
 
 
@@ -534,20 +609,27 @@ def diagnose(impl, dtype: str, failing: list[str] | None = None) -> Result:
 def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
     if getattr(impl, "unavailable", None):
         return Result("not_run", f"not probed: {impl.unavailable}")
-    has = HAS.get(impl.form, set())
+    has = impl.capabilities if hasattr(impl, "capabilities") else HAS.get(impl.form, set())
     counter = "counter" in has
     facts: dict = {}
-    played = [_Played(p, observe(impl, dtype, p, facts), _bounds(p, dtype))
-              for p in PROBES if set(p.needs) <= has]
-    side = []
-    for e in CATALOG:
-        if e.check:
-            need, check = SIDE_CHECKS[e.check]
-            try:
-                if (need is None or need in has) and check(impl, dtype, facts):
-                    side.append(e)
-            except Exception as err:  # noqa: BLE001
-                raise _crash(err) from err
+    seen = [(p, observe(impl, dtype, p, facts)) for p in PROBES if set(p.needs) <= has]
+    # The precision checks first: a float64 candidate that works in float32 (or rounds eps to
+    # float32) is compared with torch at float32's precision from then on, so that what else it
+    # does can still be named.
+    found = set()
+    for e in sorted((e for e in CATALOG if e.check), key=lambda e: e.check not in PRECISION_CHECKS):
+        need, check = SIDE_CHECKS[e.check]
+        try:
+            if (need is None or need in has) and check(impl, dtype, facts):
+                found.add(e.name)
+                if e.check in COMPUTE_CHECKS:
+                    facts["judge"] = "float32"  # for the side checks that compare outputs
+        except Exception as err:  # noqa: BLE001
+            raise _crash(err) from err
+    side = [e for e in CATALOG if e.name in found]
+    if any(e.check in PRECISION_CHECKS for e in side):
+        dtype = "float32"
+    played = [_Played(p, observations, _bounds(p, dtype)) for p, observations in seen]
     reference = Semantics()
     differs = [f"{p.probe.name}, {ob.label} differs from torch {why}"
                for p in played for ob, ok, why in _compared(p, predict(reference, p.probe), dtype, counter) if not ok]
@@ -558,14 +640,18 @@ def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
         return Result("not_in_catalog",
                       f"Not in the catalog: the diagnosis probes saw torch's behaviour, so what the failing "
                       f"properties{which} show is a deviation the catalog does not describe.")
-    semantic = [e for e in CATALOG if e.changes]
-    for size in (1, 2):
+    # Up to two entries that change behaviour, fitted on the probes with explicit arguments; then
+    # the fewest entries about defaults (any number: a framework differs in several at once) that
+    # also fit the probe of factory(C), which is the only probe they change.
+    behaviour = [e for e in CATALOG if e.changes and not _about_defaults(e)]
+    defaults = [e for e in CATALOG if e.changes and _about_defaults(e)]
+    explicit = [p for p in played if not p.probe.defaults]
+    fresh = [p for p in played if p.probe.defaults]
+    for size in (0, 1, 2):
         found = []
-        for combo in itertools.combinations(semantic, size):
-            sem = variant(*combo)
-            if sem is not None and all(ok for p in played for _, ok, _ in
-                                       _compared(p, predict(sem, p.probe), dtype, counter)):
-                found.append(combo)
+        for combo in itertools.combinations(behaviour, size):
+            if _fits(combo, explicit, dtype, counter):
+                found += [combo + extra for extra in _fewest_defaults(combo, defaults, fresh, dtype, counter)]
         if len(found) == 1:
             return _matched(list(found[0]) + side, differs[:8])
         if found:  # the probes cannot tell these apart: say so rather than pick one
@@ -575,8 +661,32 @@ def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
     also = (" Also: " + " ".join(e.verdict for e in side)) if side else ""
     return Result("not_in_catalog",
                   f"Not in the catalog: {impl.name} differs from torch ({differs[0]}), and no catalogued deviation, "
-                  f"alone or with one other, reproduces what it does.{also}",
+                  f"alone or with one other (and any about defaults), reproduces what it does.{also}",
                   [e.as_dict() for e in side], differs[:8])
+
+
+DEFAULT_FIELDS = {"default_eps", "default_momentum", "initial_running_var", "starts_training"}
+
+
+def _about_defaults(e: Entry) -> bool:
+    """An entry that changes only what factory(C) does: it shows on the defaults probe alone."""
+    return set(e.changes) <= DEFAULT_FIELDS
+
+
+def _fits(entries, played: list[_Played], dtype, counter: bool) -> bool:
+    sem = variant(*entries)
+    return sem is not None and all(ok for p in played for _, ok, _ in
+                                   _compared(p, predict(sem, p.probe), dtype, counter))
+
+
+def _fewest_defaults(combo, defaults, fresh, dtype, counter) -> list[tuple]:
+    """The smallest sets of entries about defaults with which ``combo`` fits the defaults probe."""
+    for size in range(len(defaults) + 1):
+        fitting = [extra for extra in itertools.combinations(defaults, size)
+                   if _fits(combo + extra, fresh, dtype, counter)]
+        if fitting:
+            return fitting
+    return []
 
 
 def _matched(entries: list[Entry], details: list[str]) -> Result:

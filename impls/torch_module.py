@@ -22,3 +22,4 @@ def make_cuda(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_s
 
 
 make.conformance_dtypes = make_cuda.conformance_dtypes = ALL  # float16 and bfloat16 too: torch runs both on CPU
+make.conformance_framework = make_cuda.conformance_framework = ("torch",)  # the matrix's version column
