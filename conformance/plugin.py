@@ -15,7 +15,7 @@ import pytest
 
 from hypothesis.errors import InvalidArgument
 
-from . import dtypes, forms, isolation, known_deviations, profiles
+from . import dtypes, forms, isolation, known_deviations, ordering, profiles
 from .registry import ImplementationError, Subject, registered, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -230,7 +230,9 @@ def _test_time_limit(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    ours = [it for it in items if "subject" in getattr(getattr(it, "callspec", None), "params", {})]
+    is_property = lambda it: "subject" in getattr(getattr(it, "callspec", None), "params", {})  # noqa: E731
+    ordering.reorder(items, is_property, property_id)
+    ours = [it for it in items if is_property(it)]
     limit = _test_time_limit(config)
     for it in ours:
         if limit is not None:
