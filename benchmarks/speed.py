@@ -180,7 +180,6 @@ def pick_mutants(n: int | None, names: list[str] | None):
     return [CATALOG[int(i * step)] for i in range(n)]
 
 
-ORDER = ["-p", "_speed_order"]
 
 
 def _ttff_summary(rows) -> dict:
@@ -279,9 +278,6 @@ def main(argv=None) -> int:
     ap.add_argument("--speedup-impl", action="append", help="implementations for the -n 2 comparison (default: numpy)")
     ap.add_argument("--dist", action="append", help="pytest-xdist --dist modes to compare (default: load)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--order", action="store_true", help="time to first failure also with benchmarks/_speed_order.py "
-                    "loaded, side by side: the properties broadest and cheapest first (a prototype of an ordering "
-                    "for conformance/plugin.py)")
     ap.add_argument("--skip-wall", action="store_true")
     ap.add_argument("--skip-ttff", action="store_true")
     ap.add_argument("--skip-speedup", action="store_true")
@@ -314,7 +310,7 @@ def main(argv=None) -> int:
                          worst < TARGETS["wall_s"]))
     mutants = [] if args.skip_ttff or args.mutants == 0 else pick_mutants(args.mutants, args.mutant)
     if mutants:
-        variants = [("as-is", [])] + ([("ordered", ORDER)] if args.order else [])
+        variants = [("as-is", [])]
         out["ttff"] = section_ttff(mutants, extra, args.timeout, variants)
         for v, _ in variants:
             s = out["ttff"][v]["summary"]
