@@ -3,6 +3,8 @@
     python benchmarks/speed.py                                  # everything: about 6 minutes on 2 cores
     python benchmarks/speed.py --impl numpy --mutants 9 --skip-speedup
     python benchmarks/speed.py --skip-wall --skip-ttff --dist load --dist worksteal
+    python benchmarks/speed.py --skip-wall --skip-speedup --compare-order   # ttff with and without ordering.py
+    python benchmarks/speed.py --env OMP_NUM_THREADS=1 --wait-quiet 120     # an env var; a shared machine
     python benchmarks/speed.py --json /tmp/speed.json -- --isolation=none   # after --: to every pytest run
 
 Every number comes from a fresh ``python -m pytest --pyargs conformance --hypothesis-profile=ci
@@ -23,11 +25,13 @@ job and a user's second run start with bytecode caches, pytest's rewritten modul
             found: first property start -> the first failing example found (Hypothesis starts
             shrinking); reported: first property start -> the first failing property reported (its
             shrinking done: what -x stops on and the terminal shows). From process start: add start-up.
+            The suite's own order (conformance/ordering.py); --compare-order adds pytest's alphabetical one.
   speedup   the same implementation serial and with -n 2 (pytest-xdist), back to back, per --dist mode.
 
 Targets (PASS/MISS): every implementation under 30 s serial; median time to first failure
-(reported) under 3 s; -n 2 speedup at least 1.7x. The machine's load average is recorded with
-every run: on a shared machine, compare the CPU seconds too.
+(reported) under 3 s; -n 2 speedup at least 1.7x. The machine's load average (and, with
+--wait-quiet, the CPU share others used just before) is recorded with every run: on a shared
+machine compare the CPU seconds too, and only numbers measured in the same run with each other.
 
 The numbers go to benchmarks/results/latest.json (--json PATH). ``benchmarks/ci_wall_time.py``
 is the wall section alone.
@@ -180,6 +184,7 @@ def pick_mutants(n: int | None, names: list[str] | None):
     return [CATALOG[int(i * step)] for i in range(n)]
 
 
+UNORDERED = ["-p", "_speed_unordered"]
 
 
 def _ttff_summary(rows) -> dict:
@@ -278,6 +283,8 @@ def main(argv=None) -> int:
     ap.add_argument("--speedup-impl", action="append", help="implementations for the -n 2 comparison (default: numpy)")
     ap.add_argument("--dist", action="append", help="pytest-xdist --dist modes to compare (default: load)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--compare-order", action="store_true", help="time to first failure also in pytest's own order "
+                    "(conformance/ordering.py undone by benchmarks/_speed_unordered.py), side by side")
     ap.add_argument("--skip-wall", action="store_true")
     ap.add_argument("--skip-ttff", action="store_true")
     ap.add_argument("--skip-speedup", action="store_true")
@@ -310,7 +317,7 @@ def main(argv=None) -> int:
                          worst < TARGETS["wall_s"]))
     mutants = [] if args.skip_ttff or args.mutants == 0 else pick_mutants(args.mutants, args.mutant)
     if mutants:
-        variants = [("as-is", [])]
+        variants = [("as-is", [])] + ([("pytest-order", UNORDERED)] if args.compare_order else [])
         out["ttff"] = section_ttff(mutants, extra, args.timeout, variants)
         for v, _ in variants:
             s = out["ttff"][v]["summary"]
