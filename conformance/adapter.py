@@ -112,6 +112,17 @@ class TorchArrays:
 # --- the interface -------------------------------------------------------------------
 
 
+class Played:
+    """A result already there, read as isolation.InFlight's is."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+
 class Instance:
     """One constructed candidate under test, in one dtype."""
 
@@ -147,6 +158,20 @@ class Instance:
         if y.shape != x.shape:
             raise CandidateError(f"{self.name} returned shape {y.shape} for an input of shape {x.shape}")
         return y
+
+    def play(self, calls) -> list[tuple[np.ndarray, oracle.State]]:
+        """Each call ``(training, x, layout)`` in turn: its output and the state after it.
+        (One request for a whole sequence when the candidate runs in a process of its own.)"""
+        seen = []
+        for training, x, layout in calls:
+            self.train(training)
+            seen.append((self.forward(x, layout), self.get_state()))
+        return seen
+
+    def play_later(self, calls) -> "Played":
+        """``play``, whose result is read later (in a process of its own the candidate works
+        meanwhile); here it is done at once."""
+        return Played(self.play(calls))
 
     # --- state -------------------------------------------------------------------
     def get_state(self) -> oracle.State:

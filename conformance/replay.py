@@ -15,13 +15,33 @@ from .cases import Case
 from .registry import Subject
 
 
-@dataclass
 class Observed:
-    """What the candidate did: its instance, each call's output, the state after each call."""
+    """What the candidate did: its instance, each call's output, the state after each call.
 
-    instance: Instance
-    outputs: list[np.ndarray] = field(default_factory=list)
-    states: list[oracle.State] = field(default_factory=list)
+    Read when first used: a candidate in a process of its own computes while the suite
+    computes the oracle (``run_candidate`` then ``run_oracle``). Whatever the candidate
+    raised is raised there."""
+
+    def __init__(self, instance: Instance, played):
+        self._instance, self._played, self._seen = instance, played, None
+
+    def _read(self) -> list:
+        if self._seen is None:
+            self._seen = self._played.result()
+        return self._seen
+
+    @property
+    def instance(self) -> Instance:
+        self._read()
+        return self._instance
+
+    @property
+    def outputs(self) -> list[np.ndarray]:
+        return [y for y, _ in self._read()]
+
+    @property
+    def states(self) -> list[oracle.State]:
+        return [s for _, s in self._read()]
 
 
 def play(subject: Subject, case: Case):
@@ -36,12 +56,11 @@ def play(subject: Subject, case: Case):
 
 
 def run_candidate(subject: Subject, case: Case) -> Observed:
-    seen = None
-    for _, _, inst, y in play(subject, case):
-        seen = seen or Observed(inst)
-        seen.outputs.append(y)
-        seen.states.append(inst.get_state())
-    return seen
+    """``play`` without checks between calls: the whole sequence at once, read when used."""
+    inst = subject.make(case.config)
+    if case.state is not None:
+        inst.set_state(case.initial_state())
+    return Observed(inst, inst.play_later([(call.training, call.x, call.layout) for call in case.calls]))
 
 
 @dataclass

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import pickle
 import resource
 import sys
 import traceback
@@ -125,6 +126,9 @@ class Server:
                 state = ("raised", describe(e))
         return ("ok", result, self.attributes(inst), state, handle)
 
+    def send(self, reply) -> None:
+        self.conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
     def serve(self) -> None:
         while True:
             try:
@@ -133,7 +137,7 @@ class Server:
                 return
             op, *args = request
             if op == "hello":
-                self.conn.send(self.hello(*args))
+                self.send(self.hello(*args))
                 continue
             drop, *args = args
             for h in drop:
@@ -142,14 +146,14 @@ class Server:
                 reply = getattr(self, op)(*args)
             except BaseException as e:  # noqa: BLE001 - whatever the candidate raises goes back
                 info = describe(e)
-                self.conn.send(("raised", info))
+                self.send(("raised", info))
                 if info["out_of_memory"]:
                     return
                 continue
             try:
-                self.conn.send(reply)
+                self.send(reply)
             except Exception as e:  # noqa: BLE001 - a result that cannot be pickled
-                self.conn.send(("raised", describe(TypeError(f"its result cannot be sent back: {safe_str(e)}"))))
+                self.send(("raised", describe(TypeError(f"its result cannot be sent back: {safe_str(e)}"))))
 
 
 def main(argv: list[str]) -> int:

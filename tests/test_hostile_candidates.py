@@ -44,6 +44,14 @@ def run_hostile(run_conformance, candidate, factory: str, *properties: str, extr
     return spec, result
 
 
+@pytest.fixture
+def temp_dir(tmp_path_factory, monkeypatch):
+    """The inner run's temporary directory (TMPDIR): what it leaves there shows."""
+    path = tmp_path_factory.mktemp("inner-tmp")
+    monkeypatch.setenv("TMPDIR", str(path))
+    return path
+
+
 def results_of(pytester, where="reports") -> dict:
     data = json.loads((pytester.path / where / "results.json").read_text())
     assert data["status"] == "complete", data["status"]
@@ -52,7 +60,7 @@ def results_of(pytester, where="reports") -> dict:
 
 @pytest.mark.parametrize("factory", sorted(MISBEHAVIOURS))
 def test_a_misbehaving_candidate_fails_only_the_property_that_triggered_it(pytester, candidate, run_conformance,
-                                                                            factory):
+                                                                            factory, temp_dir):
     spec, result = run_hostile(run_conformance, candidate, factory, TRAIN, EVAL)
     assert result.ret == FAILED, result.text
     got = results_of(pytester)
@@ -67,6 +75,7 @@ def test_a_misbehaving_candidate_fails_only_the_property_that_triggered_it(pytes
     assert "Traceback (most recent call last)" not in result.text.split("short test summary")[-1]
     assert (pytester.path / "reports" / "report.html").is_file()
     assert (pytester.path / "reports" / "junit.xml").is_file()
+    assert not list(temp_dir.glob("conformance-worker-*")), "the children's logs were left behind"
 
 
 def test_a_wrong_output_dtype_fails_the_dtype_property(pytester, candidate, run_conformance):
@@ -126,7 +135,8 @@ def test_under_xdist_the_verdicts_are_the_serial_ones_in_one_merged_report(pytes
     assert len(outcome(results_of(pytester, "parallel"))) == 8  # 2 implementations x 2 dtypes x 2 properties
 
 
-def test_without_isolation_xdist_replaces_a_crashed_worker_and_the_run_goes_on(pytester, candidate, run_conformance):
+def test_without_isolation_xdist_replaces_a_crashed_worker_and_the_run_goes_on(pytester, candidate, run_conformance,
+                                                                                temp_dir):
     """--isolation=none: the segfault kills a pytest-xdist worker; xdist reports the property
     it was running as failed and starts another worker; the report records the crash."""
     spec, result = run_hostile(run_conformance, candidate, "segfault", TRAIN, EVAL,
@@ -137,9 +147,11 @@ def test_without_isolation_xdist_replaces_a_crashed_worker_and_the_run_goes_on(p
     assert got[(f"{spec}-float32", EVAL)]["outcome"] == "failed"
     assert "crashed" in got[(f"{spec}-float32", EVAL)]["failure"]["message"]
     assert got[("numpy-float32", EVAL)]["outcome"] == "passed"
+    assert not list(temp_dir.glob("conformance-worker-*")), "a killed run left its children's logs behind"
 
 
-def test_without_isolation_pytest_timeout_ends_a_hang_and_xdist_goes_on(pytester, candidate, run_conformance):
+def test_without_isolation_pytest_timeout_ends_a_hang_and_xdist_goes_on(pytester, candidate, run_conformance,
+                                                                         temp_dir):
     """--isolation=none: pytest-timeout's thread method ends the stuck worker (the suite marks
     each property with a generous limit; --timeout sets another), pytest-xdist replaces it."""
     spec, result = run_hostile(run_conformance, candidate, "hang", TRAIN, EVAL,
@@ -149,3 +161,4 @@ def test_without_isolation_pytest_timeout_ends_a_hang_and_xdist_goes_on(pytester
     assert got[(f"{spec}-float64", EVAL)]["outcome"] == "failed"
     assert got[(f"{spec}-float64", TRAIN)]["outcome"] == "passed"
     assert got[("numpy-float64", EVAL)]["outcome"] == "passed"
+    assert not list(temp_dir.glob("conformance-worker-*")), "a killed run left its children's logs behind"
