@@ -11,6 +11,7 @@ Shapes: ``x`` is (N, C) or (N, C, L). For channel c the reduction set is every
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ def reduction_axes(x: np.ndarray) -> tuple[int, ...]:
 
 def values_per_channel(x: np.ndarray) -> int:
     """m = N * L, the number of values pooled into one channel's statistics."""
-    return int(np.prod([x.shape[a] for a in reduction_axes(x)]))
+    return math.prod(x.shape[a] for a in reduction_axes(x))
 
 
 def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:

@@ -39,6 +39,8 @@ large-offset data; that is a finding, not a tolerance problem.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import dtypes, oracle
@@ -57,7 +59,13 @@ def underflow(dtype) -> float:
 def _precisions(dtype):
     """(u of the accumulation, u of the stored result, eta) for the candidate's dtype and for
     the float64 oracle: half input is accumulated in float32 and its output rounded to half."""
-    return [(unit_roundoff(dtypes.compute_dtype(dt)), unit_roundoff(dt), underflow(dt)) for dt in (dtype, np.float64)]
+    return _precisions_of(np.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=None)  # a few dtypes; asked for several times in every example
+def _precisions_of(dtype: np.dtype):
+    return tuple((unit_roundoff(dtypes.compute_dtype(dt)), unit_roundoff(dt), underflow(dt))
+                 for dt in (dtype, np.dtype(np.float64)))
 
 
 def summation_growth(m: int) -> float:
