@@ -147,8 +147,11 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
             _check_builds(spec, factory, dtype=np.float32)
         elif declared == "module":
             _check_builds(spec, factory)
+        elif declared == "pure":
+            _check_inits(spec, factory)
         return declared
     if callable(getattr(factory, "init", None)) and callable(getattr(factory, "apply", None)):
+        _check_inits(spec, factory)
         return "pure"
     try:
         params = inspect.signature(factory).parameters
@@ -181,16 +184,26 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
 
 
 def _check_builds(spec: str, factory, **kwargs) -> None:
-    """Build one instance now, so that a factory that cannot build is one usage error, not a failure per property."""
+    """Build one instance now, so that a factory that cannot build is one usage error, not a failure
+    per property, and one that raises Unavailable is skipped."""
+    _probe(spec, "factory", factory, **kwargs)
+
+
+def _check_inits(spec: str, pure) -> None:
+    """The pure form's ``init``, probed as ``_check_builds`` probes a factory."""
+    _probe(spec, "init", pure.init, affine=True, track_running_stats=True, dtype=np.float32)
+
+
+def _probe(spec: str, called: str, fn, **kwargs) -> None:
     try:
-        factory(2, **kwargs)
+        fn(2, **kwargs)
     except Unavailable:
         raise
     except BaseException as e:
         if not candidate_raised(e):
             raise
         shown = "".join(f", {k}={getattr(v, '__name__', v)}" for k, v in kwargs.items())
-        raise ImplementationError(f"--impl={spec}: factory(2{shown}) raised {raised(e)}") from e
+        raise ImplementationError(f"--impl={spec}: {called}(2{shown}) raised {raised(e)}") from e
 
 
 def resolve(spec: str) -> Implementation:

@@ -143,6 +143,28 @@ def test_torch_cuda_without_cuda_is_skipped_with_the_reason(run_conformance, rep
     assert v["numpy-float32"] == "numpy-float32: CONFORMS (1 passed)", v
 
 
+def test_a_pure_form_that_is_unavailable_here_is_skipped_with_the_reason(pytester, run_conformance, report_section):
+    """Its init raises Unavailable: probed when --impl is resolved, as a factory is."""
+    pytester.makepyfile(pure_unavailable="""
+        from conformance.registry import Unavailable
+
+        class make:
+            @staticmethod
+            def init(num_features, **kwargs):
+                raise Unavailable("needs an accelerator this machine does not have")
+
+            @staticmethod
+            def apply(state, x, **kwargs):
+                raise AssertionError("never reached")
+    """)
+    result = run_conformance("conformance", "--impl=pure_unavailable.py:make", "--impl=numpy", *ONE_PROPERTY,
+                             "--max-examples", "3", "-rs")
+    assert result.ret == OK, result.text
+    result.assert_outcomes(passed=2, skipped=2)
+    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    assert skips and all("needs an accelerator" in line for line in skips), skips
+
+
 # --- the header and the profiles ----------------------------------------------------------------
 
 

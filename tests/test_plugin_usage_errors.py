@@ -63,6 +63,12 @@ BAD_SPECS = {
     "factory that raises on construction": (
         {"factory_raises.py": "def make(num_features, **kwargs):\n    raise RuntimeError('cannot construct')\n"},
         "factory_raises.py:make", ["factory(2) raised RuntimeError", "cannot construct"]),
+    "pure form whose init raises": (
+        {"pure_raises.py": "class make:\n    @staticmethod\n    def init(num_features, **kwargs):\n"
+                           "        raise RuntimeError('no state')\n    @staticmethod\n"
+                           "    def apply(state, x, **kwargs):\n        return x, state\n"},
+        "pure_raises.py:make", ["init(2, affine=True, track_running_stats=True, dtype=float32) raised RuntimeError",
+                                "no state"]),
     "factory returning neither form": (
         {"wrong_type.py": "def make(num_features, **kwargs):\n    return [num_features]\n"},
         "wrong_type.py:make", ["factory(2) returned list", "torch.nn.Module"]),
