@@ -121,21 +121,25 @@ def test_a_bad_conformance_impl_ini_value_is_a_usage_error_also_with_q(pytester,
     assert "Traceback" not in result.text and "conformance_impl" in result.text
 
 
-# --- torch-cuda without a GPU --------------------------------------------------------------------
+# --- implementations unavailable here --------------------------------------------------------------
+
+
+def run_beside_numpy_and_expect_skips(run_conformance, spec: str, reason: str):
+    """``spec`` and numpy on one property: numpy's subjects pass and ``spec``'s are skipped, with
+    ``reason``; the run passes (exit 0), as it does when every test is skipped."""
+    result = run_conformance("conformance", f"--impl={spec}", "--impl=numpy", *ONE_PROPERTY, "--max-examples", "3", "-rs")
+    assert result.ret == OK, result.text
+    result.assert_outcomes(passed=2, skipped=2)
+    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    assert skips and all(reason in line for line in skips), skips
+    return result
 
 
 def test_torch_cuda_without_cuda_is_skipped_with_the_reason(run_conformance, report_section):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: torch-cuda runs")
-    result = run_conformance("conformance", "--impl=torch-cuda", "--impl=numpy", *ONE_PROPERTY,
-                             "--max-examples", "3", "-rs")
-    # The numpy subjects pass and the torch-cuda ones are skipped: the run passes (exit 0);
-    # with torch-cuda alone every test is skipped and the exit code is 0 as well.
-    assert result.ret == OK, result.text
-    result.assert_outcomes(passed=2, skipped=2)
-    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
-    assert skips and all("CUDA" in line for line in skips), skips
+    result = run_beside_numpy_and_expect_skips(run_conformance, "torch-cuda", "CUDA")
     header = [line for line in result.stdout.lines if line.startswith("conformance impl: torch-cuda")]
     assert len(header) == 1 and "[skipped:" in header[0] and "CUDA" in header[0], header
     v = verdicts(report_section, result.text)
@@ -143,7 +147,7 @@ def test_torch_cuda_without_cuda_is_skipped_with_the_reason(run_conformance, rep
     assert v["numpy-float32"] == "numpy-float32: CONFORMS (1 passed)", v
 
 
-def test_a_pure_form_that_is_unavailable_here_is_skipped_with_the_reason(pytester, run_conformance, report_section):
+def test_a_pure_form_that_is_unavailable_here_is_skipped_with_the_reason(pytester, run_conformance):
     """Its init raises Unavailable: probed when --impl is resolved, as a factory is."""
     pytester.makepyfile(pure_unavailable="""
         from conformance.registry import Unavailable
@@ -157,12 +161,7 @@ def test_a_pure_form_that_is_unavailable_here_is_skipped_with_the_reason(pyteste
             def apply(state, x, **kwargs):
                 raise AssertionError("never reached")
     """)
-    result = run_conformance("conformance", "--impl=pure_unavailable.py:make", "--impl=numpy", *ONE_PROPERTY,
-                             "--max-examples", "3", "-rs")
-    assert result.ret == OK, result.text
-    result.assert_outcomes(passed=2, skipped=2)
-    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
-    assert skips and all("needs an accelerator" in line for line in skips), skips
+    run_beside_numpy_and_expect_skips(run_conformance, "pure_unavailable.py:make", "needs an accelerator")
 
 
 # --- the header and the profiles ----------------------------------------------------------------
