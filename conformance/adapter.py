@@ -122,7 +122,6 @@ class Played:
         return self.value
 
 
-
 class Instance:
     """One constructed candidate under test, in one dtype."""
 

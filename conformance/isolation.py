@@ -104,18 +104,12 @@ class Worker:
         self.generation += 1
         self.dropped.clear()
         doing = "loading the candidate"
-        try:
-            self.conn.send_bytes(pickle.dumps(("hello", list(sys.path), self.spec, self.limits.memory_limit)))
-        except OSError:
-            self._died(doing, self._exit_description())
+        self._send(("hello", list(sys.path), self.spec, self.limits.memory_limit), doing)
         kind, payload = self._read(doing, START_TIMEOUT_S)
         if kind == "usage":
             self.close()
             raise ImplementationError(payload)
         return payload
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def running(self) -> bool:
         """Started and not known to be dead, without a system call: a child that died between
@@ -137,10 +131,6 @@ class Worker:
         self.proc = self.conn = self.log_read = None
 
     # --- requests ----------------------------------------------------------------------
-    def request(self, message: tuple, doing: str, on_reply=None):
-        """Send ``message`` and wait for the reply's payload."""
-        return self.submit(message, doing, on_reply).result()
-
     def submit(self, message: tuple, doing: str, on_reply=None) -> "InFlight":
         """Send ``message`` and return at once: the candidate works while the suite does (its
         oracle, say). One request is in flight at a time: a new one first receives the last."""
@@ -150,11 +140,7 @@ class Worker:
             self.start()
         op, *args = message
         drop, self.dropped = self.dropped, []
-        try:
-            self.conn.send_bytes(pickle.dumps((op, drop, *args), protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            self._forward_output()
-            self._died(doing, self._exit_description())
+        self._send((op, drop, *args), doing)
         self.in_flight = InFlight(self, doing, on_reply)
         return self.in_flight
 
@@ -162,6 +148,12 @@ class Worker:
         """Receive the reply still in flight, if any (what it holds waits in its InFlight)."""
         if self.in_flight is not None:
             self.in_flight.receive()
+
+    def _send(self, message: tuple, doing: str) -> None:
+        try:
+            self.conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:  # the child is gone
+            self._died(doing, self._exit_description())
 
     def _receive(self, doing: str):
         reply = self._read(doing, self.limits.call_timeout)
@@ -388,6 +380,7 @@ class IsolatedInstance:
             steps.insert(0, f"constructing it as {self.config!r} in {self.dtype.name}")
         else:
             target = self.handle
+
         def on_reply(reply):  # read from the process that answered: w.generation is its
             result, self._attrs, self._state, handle = reply
             if self.handle is None:

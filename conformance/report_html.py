@@ -353,10 +353,6 @@ def _failures(run: Run, failures: list[PropertyResult], anchors: dict) -> str:
     return "".join(out)
 
 
-def _as_float(v):
-    return float("nan") if v is None else float(v)
-
-
 def _mismatch(m: dict) -> str:
     shape = [int(k) for k in m.get("shape") or []]
     exp, got, bound = m.get("expected") or [], m.get("got") or [], m.get("bound") or []

@@ -2,7 +2,7 @@
 
 Small composable pieces. Where a draw depends on an earlier one (the values on the shape,
 the state on the configuration) a plain function draws them, given Hypothesis' ``draw``, and
-``_drawn`` makes it a strategy (one ``@composite`` for all of them).
+``_drawn`` makes it a strategy (``st.composite``, made once per function).
 
 Speed. Generating the data is most of a run's time, and a strategy *object* costs far more
 than a draw from it: a fresh object is instantiated, validated and labelled on its first
@@ -10,8 +10,7 @@ draw, in every example. So every strategy here is built once: at module level, o
 function cached on its arguments (``functools.lru_cache``; strategies are immutable and
 hash by identity). The properties build their own strategies inside the test body too;
 those that come back for every example (configurations, states, shapes, inputs) hit the
-caches. Inside ``cases`` and ``sequences`` the input values are drawn directly, without an
-intermediate strategy per shape.
+caches. Inside an input the unit noise is drawn directly, without a strategy of its own.
 """
 
 from __future__ import annotations
@@ -121,7 +120,7 @@ unit_values = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)
 SMALL_ARRAY = 64  # the first this many values are drawn (and shrunk) element by element
 
 
-def noise(shape):
+def _noise_values(draw, shape) -> np.ndarray:
     """Values in [-1, 1]. The first SMALL_ARRAY are drawn one by one (they shrink); the rest of
     a large array repeats them, picked and signed by a seeded generator (drawing thousands one
     by one is slow). The tail is made of the head, so the shrinker cannot get stuck on an
@@ -131,15 +130,6 @@ def noise(shape):
     values at drawn indices). A cheaper head, every value drawn or a fill and values at seeded
     positions, cost fewer choices but gave Hypothesis' mutator more to copy: runs then tried fewer
     distinct configurations, and caught rare-configuration bugs in fewer seeds."""
-    return _noise(tuple(int(s) for s in shape))
-
-
-@_bounded
-def _noise(shape):
-    return _drawn(_noise_values, shape)
-
-
-def _noise_values(draw, shape) -> np.ndarray:
     size = int(np.prod(shape))
     head = draw(_head(min(size, SMALL_ARRAY)))
     if size <= SMALL_ARRAY:

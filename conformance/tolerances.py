@@ -56,14 +56,10 @@ def underflow(dtype) -> float:
     return float(dtypes.finfo(dtype).smallest_normal)
 
 
+@functools.lru_cache(maxsize=None)  # a few dtypes; asked for several times in every example
 def _precisions(dtype):
     """(u of the accumulation, u of the stored result, eta) for the candidate's dtype and for
     the float64 oracle: half input is accumulated in float32 and its output rounded to half."""
-    return _precisions_of(np.dtype(dtype))
-
-
-@functools.lru_cache(maxsize=None)  # a few dtypes; asked for several times in every example
-def _precisions_of(dtype: np.dtype):
     return tuple((unit_roundoff(dtypes.compute_dtype(dt)), unit_roundoff(dt), underflow(dt))
                  for dt in (dtype, np.dtype(np.float64)))
 

@@ -52,6 +52,11 @@ def temp_dir(tmp_path_factory, monkeypatch):
     return path
 
 
+def assert_no_worker_logs_left(temp_dir) -> None:
+    """The candidate process's log is unlinked as soon as it is open: no run, killed or not, leaves one."""
+    assert not list(temp_dir.glob("conformance-worker-*")), "the candidate processes' logs were left behind"
+
+
 def results_of(pytester, where="reports") -> dict:
     data = json.loads((pytester.path / where / "results.json").read_text())
     assert data["status"] == "complete", data["status"]
@@ -75,7 +80,7 @@ def test_a_misbehaving_candidate_fails_only_the_property_that_triggered_it(pytes
     assert "Traceback (most recent call last)" not in result.text.split("short test summary")[-1]
     assert (pytester.path / "reports" / "report.html").is_file()
     assert (pytester.path / "reports" / "junit.xml").is_file()
-    assert not list(temp_dir.glob("conformance-worker-*")), "the children's logs were left behind"
+    assert_no_worker_logs_left(temp_dir)
 
 
 def test_a_wrong_output_dtype_fails_the_dtype_property(pytester, candidate, run_conformance):
@@ -147,7 +152,7 @@ def test_without_isolation_xdist_replaces_a_crashed_worker_and_the_run_goes_on(p
     assert got[(f"{spec}-float32", EVAL)]["outcome"] == "failed"
     assert "crashed" in got[(f"{spec}-float32", EVAL)]["failure"]["message"]
     assert got[("numpy-float32", EVAL)]["outcome"] == "passed"
-    assert not list(temp_dir.glob("conformance-worker-*")), "a killed run left its children's logs behind"
+    assert_no_worker_logs_left(temp_dir)
 
 
 def test_without_isolation_pytest_timeout_ends_a_hang_and_xdist_goes_on(pytester, candidate, run_conformance,
@@ -161,4 +166,4 @@ def test_without_isolation_pytest_timeout_ends_a_hang_and_xdist_goes_on(pytester
     assert got[(f"{spec}-float64", EVAL)]["outcome"] == "failed"
     assert got[(f"{spec}-float64", TRAIN)]["outcome"] == "passed"
     assert got[("numpy-float64", EVAL)]["outcome"] == "passed"
-    assert not list(temp_dir.glob("conformance-worker-*")), "a killed run left its children's logs behind"
+    assert_no_worker_logs_left(temp_dir)
