@@ -132,7 +132,7 @@ def run_pytest(args: list[str], extra: list[str], *, timeout: float) -> dict:
         "startup_s": first - t0 if first else None, "properties_s": since_first("session_finish"),
         "first_failure_found_s": since_first("first_failure_found"), "first_failure_s": since_first("first_failure"),
         "first_failure_nodeid": marks.get("first_failure_nodeid"),
-        "tests": properties, "examples": examples, "output_tail": tail if code not in (0, 1) else "",
+        "tests": properties, "examples": examples, "output_tail": tail,
         "failed": [t["nodeid"] for m in [marks, *workers.values()] for t in m.get("tests", []) if t["outcome"] == "failed"],
         "workers": {w: {"startup_s": m["first_start"] - t0 if m.get("first_start") else None,
                         "busy_s": sum(t["duration"] for t in m["tests"]),
@@ -158,13 +158,17 @@ def section_wall(impls, repeat, extra, timeout) -> list[dict]:
         runs = [run_pytest([f"--impl={impl}"], extra, timeout=timeout) for _ in range(repeat)]
         r = dict(median_run(runs), impl=impl, runs=[x["wall_s"] for x in runs])
         r["examples_per_s"] = r["examples"] / r["wall_s"] if r["wall_s"] else 0.0
-        verdict = {0: "conforms", 1: "does not conform"}.get(r["exit"], f"exit {r['exit']}")
+        r["exits"] = [x["exit"] for x in runs]
+        verdicts = sorted({{0: "conforms", 1: "does not conform"}.get(x["exit"], f"exit {x['exit']}") for x in runs})
         print(f"{impl:<16}{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}{fmt(r['startup_s']):>9}{fmt(r['properties_s']):>9}"
-              f"{r['tests']:>7}{r['examples']:>10}{r['examples_per_s']:>7.0f}{r['load_1min']:>6.1f}  {verdict}")
-        if r["output_tail"]:
-            print("    " + r["output_tail"].strip().replace("\n", "\n    ")[-800:])
-        for nodeid in r["failed"]:
-            print(f"    failed: {nodeid}")
+              f"{r['tests']:>7}{r['examples']:>10}{r['examples_per_s']:>7.0f}{r['load_1min']:>6.1f}  "
+              f"{' / '.join(verdicts)}")
+        for i, x in enumerate(runs, 1):  # every run that did not pass, the median or not: what it said
+            if x["exit"] != 0:
+                print(f"    run {i} of {repeat}: exit {x['exit']}")
+                for nodeid in x["failed"]:
+                    print(f"    failed: {nodeid}")
+                print("    " + x["output_tail"].strip().replace("\n", "\n    ")[-1500:])
         rows.append(r)
     return rows
 
@@ -243,7 +247,7 @@ def section_speedup(impls, modes, workers, extra, timeout) -> list[dict]:
         for w, m in sorted(par["workers"].items()):
             print(f"    {w}: first property at {fmt(m['startup_s'])} s, properties {m['busy_s']:.1f} s, "
                   f"done at {fmt(m['finished_s'])} s")
-        if par["output_tail"]:
+        if par["output_tail"] and par["exit"] not in (0, 1):
             print("    " + par["output_tail"].strip().replace("\n", "\n    ")[-800:])
         rows.append({"impl": impl, "dist": mode, "workers": workers, "serial": serial, "parallel": par,
                      "speedup": speedup})

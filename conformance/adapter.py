@@ -8,6 +8,7 @@ building non-contiguous inputs; and noticing a modified input all live here, onc
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import numpy as np
@@ -80,6 +81,9 @@ class NumpyArrays:
         return np.asarray(a).dtype.name
 
 
+_BFLOAT16 = np.dtype("bfloat16")
+
+
 class TorchArrays:
     name = "torch.Tensor"
 
@@ -88,13 +92,14 @@ class TorchArrays:
 
         self.torch, self.device = torch, device or torch.device("cpu")
 
-    def native(self, a: np.ndarray, dtype=None):
+    def native(self, a: np.ndarray, dtype=None, device=True):
+        """A tensor of ``a``'s values on this device (on the CPU, sharing memory, without ``device``)."""
         a = np.asarray(a) if dtype is None else np.array(a, dtype=dtype)
-        if a.dtype == np.dtype("bfloat16"):  # NumPy has no bfloat16: go through its bits
+        if a.dtype == _BFLOAT16:  # NumPy has no bfloat16: go through its bits
             t = self.torch.from_numpy(a.view(np.int16)).view(self.torch.bfloat16)
         else:
             t = self.torch.from_numpy(a)
-        return t.to(self.device)
+        return t.to(self.device) if device and self.device.type != "cpu" else t
 
     def to_numpy(self, a) -> np.ndarray:
         a = a.detach().cpu()
@@ -279,8 +284,8 @@ class TorchInstance(Instance):
         super().__init__(name, dtype, config)
         self.torch = torch
         self.module = module.to(torch_dtype(dtype))
-        tensors = list(module.parameters()) + list(module.buffers())
-        self.arrays = TorchArrays(tensors[0].device if tensors else None)
+        first = next(itertools.chain(module.parameters(), module.buffers()), None)
+        self.arrays = TorchArrays(None if first is None else first.device)
 
     @property
     def training(self) -> bool:
@@ -300,10 +305,13 @@ class TorchInstance(Instance):
         v = getattr(self.module, key, None)
         return None if v is None else (int(v.item()) if key == "num_batches_tracked" else v)
 
-    def _set(self, key, value):
-        t = getattr(self.module, key)
+    def set_state(self, state: oracle.State) -> None:
         with self.torch.no_grad():
-            t.copy_(self.arrays.native(np.asarray(value)).to(t.dtype))  # native(): bfloat16 too
+            super().set_state(state)
+
+    def _set(self, key, value):
+        # copy_ converts to the tensor's dtype and device; native() reads bfloat16 too
+        getattr(self.module, key).copy_(self.arrays.native(np.asarray(value), device=False))
 
     def can_backward(self):
         return None

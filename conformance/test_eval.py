@@ -38,9 +38,8 @@ def test_eval_output_does_not_depend_on_the_rest_of_the_batch(subject, data):
     case = data.draw(cst.cases(subject.dtype, config=tracked, training=False).filter(lambda c: c.x.shape[0] >= 2),
                      label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
-    inst = seen.instance
-    for n in range(case.x.shape[0]):
-        alone = inst.forward(case.x[n : n + 1], case.call.layout)
+    samples = [(False, case.x[n : n + 1], case.call.layout) for n in range(case.x.shape[0])]
+    for n, (alone, _) in enumerate(seen.instance.play(samples)):
         assert_close(f"eval output of sample {n} alone vs within the batch", alone, seen.outputs[0][n : n + 1],
                      2 * exp.output_bounds[0], dtype=subject.dtype)
 

@@ -11,7 +11,15 @@ checks that together the mutants fail every property the suite has.
 
 ``fails`` lists the properties that fail *because of* the bug, not every property that
 happens to fail with it: a bug in the running stats also shows in later eval outputs,
-and a mutant's crash on some input fails properties that are not about its bug.
+and a mutant's crash on some input fails properties that are not about its bug. And it
+lists only properties that catch the bug surely: under every one of 10 random seeds of
+``benchmarks/catch_rate.py``. The ``ci`` run checked here is one derandomized draw, and
+which examples it draws changes with any edit to the suite (Hypothesis mixes constants
+from the source of local modules into its draws, see the README): a property that catches
+the mutant under 8 seeds in 10 is lost by some edits that change nothing about it. Two
+such pairs were dropped for that reason: the counter bug's effect on a later eval output
+(``counter_counts_eval_calls``, 8/10; the counter's own property catches it 10/10) and
+the float32 one-pass variance on constant channels (9/10).
 
 To watch one mutant fail, from the repository root (``python -m`` puts the root on
 ``sys.path``, so the ``tests.mutants`` specs import):
@@ -65,8 +73,7 @@ CATALOG: tuple[Mutant, ...] = (
     _mutant("statistics:OnePassVarianceInModuleDtype",
             "E[x^2] - E[x]^2 in float32: cancels catastrophically on a large offset",
             "train_output_matches_the_oracle train_output_has_biased_variance_var_over_var_plus_eps "
-            "running_stats_after_one_train_step_match_the_closed_form "
-            "constant_channels_give_finite_output_equal_to_the_bias", dtype="float32"),
+            "running_stats_after_one_train_step_match_the_closed_form", dtype="float32"),
     _mutant("statistics:WelfordWrongUpdate", "Welford's update with M2 += delta * delta: order-dependent variance",
             "permuting_samples_permutes_the_output_and_keeps_the_running_stats "
             "permuting_positions_permutes_the_output_and_keeps_the_running_stats train_output_matches_the_oracle "
@@ -108,8 +115,7 @@ CATALOG: tuple[Mutant, ...] = (
             "eval_changes_no_state eval_after_train_calls_uses_the_updated_running_stats "
             "num_batches_tracked_counts_train_calls_only eval_output_does_not_depend_on_the_rest_of_the_batch"),
     _mutant("running:CounterCountsEvalCalls", "num_batches_tracked incremented in eval calls too",
-            "num_batches_tracked_counts_train_calls_only eval_changes_no_state "
-            "eval_after_train_calls_uses_the_updated_running_stats"),
+            "num_batches_tracked_counts_train_calls_only eval_changes_no_state"),
     _mutant("running:UntrackedHasBuffers", "the running-stat buffers exist with track_running_stats=False",
             "without_tracking_there_are_no_running_stats eval_changes_no_state"),
     # --- train versus eval, and the defaults ------------------------------------------------

@@ -1,0 +1,92 @@
+"""How the suite waits for the candidate's reply (conformance/isolation.py): where each test
+process and its candidate have a core each, it polls without sleeping for up to SPIN_S, then
+sleeps in poll() until the call timeout.
+
+The waiting tests force the spin on, so that the path is tested on any machine (pytest-xdist's
+-n 2 on two cores turns it off); the candidates are tests/candidates/hostile.py's.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+
+import numpy as np
+import pytest
+
+from conformance import isolation
+from conformance.cases import Config
+
+from .conftest import CANDIDATES
+
+X = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+FRESH_EVAL = X / np.sqrt(1.0 + 1e-5)  # a fresh module in eval mode: running mean 0, running var 1
+
+
+@pytest.mark.parametrize(("cores", "workers", "spins"), [
+    (2, None, True),  # serial on two cores: the suite and its candidate, one core each
+    (1, None, False),
+    (2, "2", False),  # -n 2 on two cores: four processes
+    (4, "2", True),
+    (8, "5", False),
+    (2, "not a number", True),  # read as one process
+])
+def test_the_suite_spins_only_where_each_test_process_and_its_candidate_have_a_core(monkeypatch, cores, workers,
+                                                                                    spins):
+    monkeypatch.setattr(isolation.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    if workers is None:
+        monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", workers)
+    assert isolation.spin_seconds() == (isolation.SPIN_S if spins else 0.0)
+
+
+@pytest.fixture
+def load(monkeypatch):
+    """``load(factory, timeout)``: hostile.py's factory in a spinning worker, whose calls to
+    ``_ready_soon`` (True: the reply came within the spin) are recorded in ``worker.spun``."""
+    monkeypatch.setattr(isolation, "spin_seconds", lambda: isolation.SPIN_S)
+    loaded = []
+
+    def load(factory: str, timeout: float = 10.0):
+        impl = isolation.resolve(f"{CANDIDATES / 'hostile.py'}:{factory}", isolation.Limits(call_timeout=timeout))
+        worker, ready_soon = impl.worker, impl.worker._ready_soon
+        worker.spun = []
+        worker._ready_soon = lambda: worker.spun.append(ready_soon()) or worker.spun[-1]
+        loaded.append(worker)
+        assert worker.spin == isolation.SPIN_S
+        return impl
+
+    yield load
+    for worker in loaded:
+        worker.close()
+
+
+def test_a_reply_already_there_is_read_without_sleeping(load):
+    inst = load("slow_but_correct").make(Config(3), "float64")
+    inst.eval()
+    inst.ensure()
+    pending = inst.play_later([(False, X, "contiguous")])
+    assert select.select([inst.impl.worker.conn], [], [], 60)[0], "no reply within a minute"  # there, unread
+    [(y, _)] = pending.result()
+    np.testing.assert_allclose(y, FRESH_EVAL, rtol=1e-12)
+    assert inst.impl.worker.spun[-1] is True
+
+
+def test_a_reply_after_the_spin_is_read_by_the_sleeping_poll(load):
+    inst = load("slow_but_correct").make(Config(3), "float64")
+    inst.eval()
+    np.testing.assert_allclose(inst.forward(X), FRESH_EVAL, rtol=1e-12)  # 0.25 s: far beyond SPIN_S
+    assert inst.impl.worker.spun[-1] is False
+
+
+def test_a_hang_is_still_killed_at_the_call_timeout(load):
+    inst = load("hang", timeout=1.0).make(Config(3), "float64")
+    inst.eval()
+    started = time.perf_counter()
+    with pytest.raises(isolation.CandidateDied, match=r"did not return within 1 s \(a hang\?\); its process was killed"
+                                                      r", while constructing it as BatchNorm1d\(3.*, then setting the "
+                                                      r"mode, then calling it on a float64 input of shape \(4, 3\)"):
+        inst.forward(X)
+    assert 1.0 <= time.perf_counter() - started < 10.0
+    assert inst.impl.worker.spun == [False]
