@@ -18,6 +18,7 @@ writes ``<file>.<worker id>``). Timestamps are ``time.time()``, comparable with 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -48,6 +49,10 @@ def pytest_collection_modifyitems(items):
         if inner is None or getattr(inner, "_speed_timed", False):
             continue
 
+        # functools.wraps: Hypothesis derandomizes from the test's source and signature, which it
+        # reads through __wrapped__; without it every run got a seed of its own (the signature's
+        # defaults show addresses) and tried other examples than a plain run
+        @functools.wraps(inner)
         def timed(*args, _inner=inner, _nodeid=item.nodeid.split("[")[0], **kwargs):
             try:
                 return _inner(*args, **kwargs)

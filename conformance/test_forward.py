@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import oracle, replay
+from conformance import oracle, replay, tolerances
 from conformance import strategies as cst
 from conformance.assertions import assert_close
 from conformance.profiles import conformance_settings
@@ -37,9 +37,9 @@ def test_train_output_has_biased_variance_var_over_var_plus_eps(subject, data):
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
     var = exp.forwards[0].var
     target = var / (var + case.config.eps)
-    B = exp.output_bounds[0]
-    assert_close("per-channel biased variance of the train output", oracle.batch_var(seen.outputs[0]), target,
-                 2 * B * np.sqrt(target) + B * B, dtype=subject.dtype)
+    bound = tolerances.variance_ratio_bound(exp.output_bounds[0], target, case.x, var, case.config.eps, subject.dtype)
+    assert_close("per-channel biased variance of the train output", oracle.batch_var(seen.outputs[0]), target, bound,
+                 dtype=subject.dtype)
 
 
 @conformance_settings

@@ -130,6 +130,21 @@ def batch_stat_bounds(x, dtype) -> tuple[np.ndarray, np.ndarray]:
     return dmean, dvar
 
 
+def variance_ratio_bound(output_bound, target, x, var, eps, dtype) -> np.ndarray:
+    """Per-channel bound on |biased variance of the train output - var / (var + eps)| (identity affine).
+
+    Each output value is within ``output_bound`` of the oracle's, which moves their variance by
+    at most 2 * output_bound * sqrt(target) + output_bound**2. And var itself is known only to
+    within the batch statistics' bound (``batch_stat_bounds``, eta included), which moves the
+    target by up to that bound times d(target)/d(var) <= 1 / (var + eps). That term matters where
+    var underflows: a channel [2.8e-162, 0] has var 2e-324, which float64 rounds to 0, while the
+    output's variance is var / eps = 2e-319.
+    """
+    _, dvar = batch_stat_bounds(x, dtype)
+    B = output_bound
+    return 2 * B * np.sqrt(target) + B * B + dvar / (np.asarray(var, np.float64) + eps)
+
+
 def running_bound(prev_err, prev, stat, stat_err, f: float, dtype) -> np.ndarray:
     """Bound on the error of (1 - f) * prev + f * stat, given bounds on its inputs."""
     prev, stat = np.asarray(prev, np.float64), np.asarray(stat, np.float64)
@@ -196,6 +211,9 @@ def finite_difference_bound(x, grad_output, var, eps, weight, output_bound, h) -
     """Bound on |(L(x + h v) - L(x - h v)) / 2 - <dL/dx, h v>| for L = sum(g * y), |v| <= 1.
 
     rounding:   the two losses each err by at most sum_c m * G_c * output_bound_c
+    underflow:  each product g * y of the two losses and each of the two products in
+                dx * h * v, and the halving, may underflow: eta each (float64's; a
+                grad_output of 2e-309 makes every product subnormal)
     truncation: (h s)**3 / 6 times the third derivative of L along v, at most
                 10 * m * G_c * |w_c| per channel (xhat and its first three derivatives
                 along a bounded direction, in units of s = 1 / sqrt(var + eps))
@@ -207,5 +225,6 @@ def finite_difference_bound(x, grad_output, var, eps, weight, output_bound, h) -
     w = _abs_or_one(weight, x.shape[1])
     s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
     rounding = 2 * np.sum(m * G * output_bound)
+    underflows = (4 * x.size + 1) * underflow(np.float64)
     truncation = np.sum((h * s) ** 3 / 6 * 10 * m * G * w)
-    return SAFETY * float(rounding + truncation)
+    return SAFETY * float(rounding + underflows + truncation)
