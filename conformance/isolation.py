@@ -67,11 +67,11 @@ CHILD_ENVIRONMENT = {"OMP_NUM_THREADS": "1"}
 # Waiting for a reply: a process that sleeps in poll() is woken when the reply comes, and that
 # costs: a ping-pong over the socket took 8 us with both ends on one core, 72 us across two
 # cores (the wake-up of an idle core; a virtual machine's is dearer still) and 21 us across two
-# with the waiting end polling, and a run makes about 14,000 requests. So the suite first polls without sleeping for up to SPIN_S (most replies come
-# within it: a forward takes 0.05-0.4 ms), then sleeps until the call timeout. It spins only
-# where each test process and its candidate can have a core each (``spin_seconds``): on 2 cores
-# a serial ci run of torch took 28.2 s sleeping and 26.6 s spinning (numpy: 26.8 s and 25.0 s);
-# pytest-xdist's -n 2 there sleeps.
+# with the waiting end polling, and a run makes about 14,000 requests. So the suite first polls
+# without sleeping for up to SPIN_S (most replies come within it: a forward takes 0.05-0.4 ms),
+# then sleeps until the call timeout. It spins only where each test process and its candidate
+# can have a core each (``spin_seconds``): on 2 cores a serial ci run of torch took 28.2 s
+# sleeping and 26.6 s spinning (numpy: 26.8 s and 25.0 s); pytest-xdist's -n 2 there sleeps.
 SPIN_S = 0.002
 
 
