@@ -11,8 +11,9 @@ What the child does that the parent survives:
   signal or exit status, the call that was running and the last lines the child wrote
   (faulthandler prints the Python stack of a segfault);
 - it does not answer within ``call_timeout`` seconds: killed, ``CandidateDied`` (a hang);
-- it raises MemoryError under its address-space limit (``memory_limit`` bytes above what it
-  had mapped once the candidate was loaded): ``CandidateDied`` (a leak without bound).
+- it raises MemoryError under its memory limit (``memory_limit`` bytes of data, heap and
+  private mappings, above what it held once the candidate was loaded; the stack is not
+  counted, see ``worker.limit_memory``): ``CandidateDied`` (a leak without bound).
 
 ``CandidateDied`` is a BaseException, as KeyboardInterrupt is: Hypothesis reports it on the
 first example that triggered it and does not shrink, since every shrink step would cost a

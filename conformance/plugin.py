@@ -54,8 +54,8 @@ def pytest_addoption(parser):
                     "(default: %(default)s s; the suite's inputs take milliseconds)")
     group.addoption("--memory-limit", dest="conformance_memory_limit", type=float, metavar="GIB",
                     default=isolation.Limits.memory_limit / (1 << 30),
-                    help="with --isolation=process: the memory (GiB of address space) the candidate's process may "
-                    "take beyond its size once loaded; 0 for no limit (default: %(default)s)")
+                    help="with --isolation=process: the memory (GiB of heap and other data, the stack not counted) the "
+                    "candidate's process may take beyond its size once loaded; 0 for no limit (default: %(default)s)")
     parser.addini("conformance_impl", type="args", default=[],
                   help="implementations checked when --impl is not given (default: numpy)")
 

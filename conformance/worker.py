@@ -16,13 +16,15 @@ that return nothing (train, eval, set_state), made first: the suite sends them w
 next call rather than one round trip each. With ``with_state`` the reply carries the state
 after the call (or the error reading it raised), which the suite reads after most calls. ``error`` is a dict that
 the parent turns back into an exception of the same kind (see ``describe``). After a
-MemoryError the process answers, then exits: what a leak holds is freed with it.
+MemoryError the process answers, then exits: what a leak holds is freed with it. The
+memory limit is on data (``limit_memory``), with a reserve let go before answering an
+error (``Reserve``).
 """
 
 from __future__ import annotations
 
 import faulthandler
-import os
+import mmap
 import pickle
 import resource
 import sys
@@ -66,20 +68,49 @@ def describe(e: BaseException) -> dict:
 
 
 def limit_memory(budget: int | None) -> None:
-    """Address space: what the process maps now, plus ``budget`` bytes."""
+    """Data memory (heap and private writable mappings: VmData): what the process holds now, plus ``budget`` bytes.
+
+    RLIMIT_DATA rather than RLIMIT_AS: the stack is not counted. Under an address-space
+    limit, a candidate that fills it to the last pages gets no MemoryError when the stack
+    next grows, but a SIGSEGV; under this one, the stack grows and the next allocation
+    raises MemoryError.
+    """
     if not budget:
         return
     try:
-        with open("/proc/self/statm") as f:
-            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (mapped + budget, resource.RLIM_INFINITY))
-    except (OSError, ValueError):  # no /proc (not Linux): no limit, the parent still survives a crash
+        with open("/proc/self/status") as f:
+            held = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+        resource.setrlimit(resource.RLIMIT_DATA, (held + budget, resource.RLIM_INFINITY))
+    except (OSError, ValueError, StopIteration):  # no /proc (not Linux): no limit, the parent still survives a crash
         pass
+
+
+class Reserve:
+    """Memory held back under the limit, let go when the candidate runs out, so that the reply still fits."""
+
+    SIZE = 8 << 20
+
+    def __init__(self):
+        self.block = None
+        self.take()
+
+    def take(self) -> None:
+        if self.block is None:
+            try:  # private and writable, so it counts against the limit; never touched, so it costs nothing
+                self.block = mmap.mmap(-1, self.SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            except (OSError, ValueError, AttributeError):
+                self.block = None
+
+    def release(self) -> None:
+        if self.block is not None:
+            self.block.close()
+            self.block = None
 
 
 class Server:
     def __init__(self, conn):
         self.conn, self.impl, self.instances, self.next = conn, None, {}, 0
+        self.reserve = None
 
     def hello(self, sys_path, spec, memory_limit):
         from .registry import ImplementationError, resolve
@@ -93,6 +124,7 @@ class Server:
             return ("usage", f"--impl={spec}: loading it raised {type(e).__name__}: {safe_str(e)}")
         self.impl = impl
         limit_memory(memory_limit)
+        self.reserve = Reserve() if memory_limit else None
         meta = {k: getattr(impl, k) for k in ("name", "spec", "target", "form", "dtypes", "unavailable", "lacks")}
         return ("ok", meta)
 
@@ -145,10 +177,14 @@ class Server:
             try:
                 reply = getattr(self, op)(*args)
             except BaseException as e:  # noqa: BLE001 - whatever the candidate raises goes back
+                if self.reserve:
+                    self.reserve.release()  # room to describe and send it, should it be out of memory
                 info = describe(e)
                 self.send(("raised", info))
                 if info["out_of_memory"]:
                     return
+                if self.reserve:
+                    self.reserve.take()
                 continue
             try:
                 self.send(reply)

@@ -27,6 +27,7 @@ MISBEHAVIOURS = {
     "exits": r"exited with status 0",
     "hang": r"did not return within 2 s \(a hang\?\); its process was killed",
     "leak": r"ran out of memory .* under its limit of 1 GiB",
+    "fills_its_memory": r"ran out of memory \(CandidateError: .*raised MemoryError.* under its limit of 1 GiB",
     "wrong_shape": r"returned shape \(1, ",
     "wrong_type": r"returned list, expected numpy.ndarray",
     "unprintable_exception": r"raised _Unprintable: <_Unprintable whose str\(\) raised>",

@@ -7,6 +7,7 @@ triggered it, and the run goes on. Specs: ``hostile.py:segfault`` and so on.
 
 import ctypes
 import os
+import sys
 import time
 
 import numpy as np
@@ -54,6 +55,37 @@ class leak(_EvalHostile):  # noqa: N801
 
     def misbehave(self, x):
         _HELD.append(np.ones(32 << 20))
+        return Reference.__call__(self, x)
+
+
+def _nested(depth: int) -> list:
+    x = []
+    for _ in range(depth):
+        x = [x]
+    return x
+
+
+class fills_its_memory(_EvalHostile):  # noqa: N801
+    """Allocates until its memory limit is full to the last page, then needs a deeper stack
+    than it has used so far (comparing two deeply nested lists recurses in C, allocating
+    nothing), then allocates again. Under an address-space limit the stack cannot grow:
+    SIGSEGV. The suite must report it as running out of memory all the same."""
+
+    def misbehave(self, x):
+        a, b = _nested(5000), _nested(5000)  # built before the memory is full
+        size = 256 << 20
+        while size >= 4096:
+            try:
+                _HELD.append(np.empty(size, np.uint8))
+            except MemoryError:
+                size //= 2
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(20000)
+        try:
+            assert a == b
+        finally:
+            sys.setrecursionlimit(limit)
+        _HELD.append(np.empty(1 << 20, np.uint8))
         return Reference.__call__(self, x)
 
 
