@@ -7,9 +7,51 @@ per-channel bound from ``tolerances``; on failure it names the worst element by
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import dtypes
+
+# --- bound usage: how much of its bound each comparison used --------------------------------
+
+
+@dataclass
+class BoundUsage:
+    """The largest |got - expected| / bound of the comparisons since ``reset_bound_usage``, and its ``what``."""
+
+    ratio: float
+    what: str
+
+
+_usage: BoundUsage | None = None  # the process' recorder: a process runs one test at a time
+
+
+def reset_bound_usage() -> None:
+    """Forget what was recorded: called before each test so that its usage is its own."""
+    global _usage
+    _usage = None
+
+
+def bound_usage() -> BoundUsage | None:
+    """The largest usage recorded since the last reset; None when nothing was compared."""
+    return _usage
+
+
+def _record_usage(what: str, ratio: float) -> None:
+    """Keep ``ratio`` if it is the largest so far."""
+    global _usage
+    if _usage is None or ratio > _usage.ratio:
+        _usage = BoundUsage(ratio, what)
+
+
+def max_usage(diff: np.ndarray, bound: np.ndarray, compared: np.ndarray) -> float:
+    """The largest |diff| / bound where ``compared``: 0/0 is 0; x/0, NaN (a NaN got) and inf/inf are inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.divide(diff, bound, out=np.zeros(diff.shape), where=compared & (diff != 0))
+    m = float(r.max()) if r.size else 0.0
+    return math.inf if math.isnan(m) else m
 
 
 class Mismatch(AssertionError):
@@ -56,9 +98,13 @@ def assert_close(what: str, got, expected, bound, *, dtype=None) -> None:
     with np.errstate(invalid="ignore"):
         diff = np.abs(got - expected)
         bad_finite = finite & ~(diff <= b)  # NaN in got counts as bad
+        compared = finite
         if dtype is not None:  # beyond the dtype's range the correctly rounded result is inf
-            bad_finite &= ~(np.isinf(got) & (np.sign(got) == np.sign(expected))
-                            & (np.abs(expected) + b >= float(dtypes.finfo(dtype).max)))
+            overflowed = (np.isinf(got) & (np.sign(got) == np.sign(expected))
+                          & (np.abs(expected) + b >= float(dtypes.finfo(dtype).max)))
+            bad_finite &= ~overflowed
+            compared = finite & ~overflowed  # an accepted overflow used none of the bound
+    _record_usage(what, max_usage(diff, b, compared))  # before raising: a failure's usage is how far past it lands
     bad_nonfinite = ~finite & ~((np.isnan(expected) & np.isnan(got)) | (expected == got))
     bad = bad_finite | bad_nonfinite
     if not bad.any():

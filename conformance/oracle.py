@@ -32,7 +32,7 @@ def values_per_channel(x: np.ndarray) -> int:
     return math.prod(x.shape[a] for a in reduction_axes(x))
 
 
-def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+def per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
     """Shape a (C,) vector so it broadcasts against an (N, C) or (N, C, L) input."""
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
@@ -45,7 +45,7 @@ def batch_var(x: np.ndarray, *, unbiased: bool = False) -> np.ndarray:
     """Two-pass variance per channel; biased (divide by m) unless ``unbiased``."""
     x64 = np.asarray(x, np.float64)
     axes = reduction_axes(x64)
-    d = x64 - _per_channel(x64.mean(axis=axes), x64.ndim)
+    d = x64 - per_channel(x64.mean(axis=axes), x64.ndim)
     m = values_per_channel(x64)
     return (d * d).sum(axis=axes) / (m - 1 if unbiased else m)
 
@@ -54,13 +54,13 @@ def normalize(x, mean, var, eps, weight=None, bias=None) -> np.ndarray:
     """y = (x - mean) / sqrt(var + eps) * weight + bias, channel-wise, in float64."""
     x64 = np.asarray(x, np.float64)
     nd = x64.ndim
-    y = (x64 - _per_channel(np.asarray(mean, np.float64), nd)) / np.sqrt(
-        _per_channel(np.asarray(var, np.float64), nd) + eps
+    y = (x64 - per_channel(np.asarray(mean, np.float64), nd)) / np.sqrt(
+        per_channel(np.asarray(var, np.float64), nd) + eps
     )
     if weight is not None:
-        y = y * _per_channel(np.asarray(weight, np.float64), nd)
+        y = y * per_channel(np.asarray(weight, np.float64), nd)
     if bias is not None:
-        y = y + _per_channel(np.asarray(bias, np.float64), nd)
+        y = y + per_channel(np.asarray(bias, np.float64), nd)
     return y
 
 
@@ -166,13 +166,13 @@ def backward(x, grad_output, mean, var, eps, weight=None, *, batch_stats: bool) 
     x64, g = np.asarray(x, np.float64), np.asarray(grad_output, np.float64)
     axes, nd = reduction_axes(x64), x64.ndim
     w = np.ones(x64.shape[1]) if weight is None else np.asarray(weight, np.float64)
-    s = _per_channel(1.0 / np.sqrt(np.asarray(var, np.float64) + eps), nd)
-    xh = (x64 - _per_channel(np.asarray(mean, np.float64), nd)) * s
-    gh = g * _per_channel(w, nd)
+    s = per_channel(1.0 / np.sqrt(np.asarray(var, np.float64) + eps), nd)
+    xh = (x64 - per_channel(np.asarray(mean, np.float64), nd)) * s
+    gh = g * per_channel(w, nd)
     if batch_stats:
         m = values_per_channel(x64)
-        sum_gh = _per_channel(gh.sum(axis=axes), nd)
-        sum_ghxh = _per_channel((gh * xh).sum(axis=axes), nd)
+        sum_gh = per_channel(gh.sum(axis=axes), nd)
+        sum_ghxh = per_channel((gh * xh).sum(axis=axes), nd)
         dx = s / m * (m * gh - sum_gh - xh * sum_ghxh)
     else:
         dx = gh * s

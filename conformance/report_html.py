@@ -65,6 +65,7 @@ td.cell a { color: inherit; text-decoration: none; display: block; }
 .crash { background: #ffcecb; color: var(--crash); } .known { background: #fff8c5; color: var(--known); }
 .fixed { background: #ffebe9; color: var(--fail); } .na { color: var(--na); background: #f6f8fa; font-weight: normal; }
 td.none { color: var(--na); }
+.used { display: block; font-weight: normal; font-size: 11px; color: #424a53; }
 .legend span { border: 1px solid #d0d7de; display: inline-block; padding: 1px 8px; margin-right: 6px; border-radius: 4px; font-size: 12px; }
 .diag { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 10px 0; }
 .diag.matched { border-left: 6px solid var(--known); } .diag.other { border-left: 6px solid var(--fail); }
@@ -152,8 +153,16 @@ def _summary(run: Run) -> str:
     for verdict, cls in (("CONFORMS", "ok"), ("DOES NOT CONFORM", "bad"), ("NOT CHECKED", "none")):
         if by.get(verdict):
             parts.append(f'<span class="verdict {cls}">{len(by[verdict])} {esc(verdict.lower())}</span>: '
-                         + ", ".join(f"<code>{esc(sid)}</code>" for sid in by[verdict]))
+                         + ", ".join(f"<code>{esc(sid)}</code>{_summary_used(run, sid)}" for sid in by[verdict]))
     return f'<section id="summary"><p class="summary">{"<br>".join(parts)}</p></section>'
+
+
+def _summary_used(run: Run, sid: str) -> str:
+    r = run.worst_bound_used(sid)
+    if r is None:
+        return ""
+    tip = f"{_used_title(r)} of {r.property_id}"
+    return f' <span class="muted" title="{esc(tip)}">(bound used {esc(used_text(r.bound_used))})</span>'
 
 
 # --- the matrix ---------------------------------------------------------------------------
@@ -191,7 +200,7 @@ def _matrix(run: Run, anchors: dict) -> str:
             body = esc(text)
             if id(r) in anchors:
                 body = f'<a href="#{anchors[id(r)]}">{body}</a>'
-            cells.append(f'<td class="cell {cls}" title="{esc(tip)}">{body}</td>')
+            cells.append(f'<td class="cell {cls}" title="{esc(tip)}">{body}{_used_note(r)}</td>')
         rows.append(f'<tr><th class="prop" scope="row">{esc(prop)}</th>{"".join(cells)}</tr>')
     legend = "".join(f'<span class="{c}">{esc(t)}</span>{esc(d)} '
                      for c, t, d in (("pass", "pass", "conforms"), ("fail", "FAIL", "counterexample found"),
@@ -202,8 +211,9 @@ def _matrix(run: Run, anchors: dict) -> str:
             '<div class="scroll"><table class="matrix"><thead>'
             f'<tr><th rowspan="2" scope="col">property</th>{impl_row}</tr><tr>{dtype_row}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody><tfoot><tr><th scope="row">totals</th>{_totals(run, subjects)}</tr>'
+            f'<tr><th scope="row" title="{esc(USED_TITLE)}">bound used (worst)</th>{_worst_used(run, subjects)}</tr>'
             '</tfoot></table></div>'
-            f'<p class="legend muted">{legend}</p></section>')
+            f'<p class="legend muted">{legend}</p><p class="muted">{esc(USED_LEGEND)}</p></section>')
 
 
 def _totals(run: Run, subjects) -> str:
@@ -214,6 +224,43 @@ def _totals(run: Run, subjects) -> str:
         text = f"{c.get('passed', 0)} pass" + (f", {bad} fail" if bad else "")
         tip = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in c.items())
         cells.append(f'<td class="cell total" title="{esc(tip)}">{esc(text)}</td>')
+    return "".join(cells)
+
+
+USED_TITLE = ("bound used: the largest |candidate \u2212 oracle| / bound over every comparison of every example "
+              "(over 1: outside the bound)")
+USED_LEGEND = ("The number under an outcome is the bound used: the largest |candidate \u2212 oracle| / bound over "
+               "every comparison of every example the property ran (1 is at the bound; a bound that correct code "
+               "never comes near hides bugs).")
+
+
+def used_text(v: float) -> str:
+    """A ratio in a few characters: 0, 0.031, 1.2e-05, 3.5e+05, inf."""
+    if v == 0:
+        return "0"
+    return "inf" if math.isinf(v) else f"{v:.2g}"
+
+
+def _used_title(r: PropertyResult) -> str:
+    return f"{USED_TITLE}: {used_text(r.bound_used)}, in {r.bound_used_by or 'a comparison'}"
+
+
+def _used_note(r: PropertyResult) -> str:
+    """The cell's bound-used annotation; nothing where the property compared nothing."""
+    if r.bound_used is None:
+        return ""
+    return f'<span class="used" title="{esc(_used_title(r))}">{esc(used_text(r.bound_used))}</span>'
+
+
+def _worst_used(run: Run, subjects) -> str:
+    cells = []
+    for sid in subjects:
+        r = run.worst_bound_used(sid)
+        if r is None:
+            cells.append('<td class="cell total none">&mdash;</td>')
+            continue
+        tip = f"{_used_title(r)} of {r.property_id}"
+        cells.append(f'<td class="cell total" title="{esc(tip)}">{esc(used_text(r.bound_used))}</td>')
     return "".join(cells)
 
 

@@ -15,7 +15,9 @@ Under pytest-xdist each worker attaches a property's data (JSON-able) to its tes
 report as the attribute ``batchnorm_conformance``, which travels with the report like
 the report's other attributes; the controller assembles the run and writes the files,
 workers write nothing. Diagnosis runs on the controller (or the single process), once
-per failing implementation and dtype.
+per failing implementation and dtype. The data includes the call's bound usage (the
+largest |candidate - oracle| / bound, from ``conformance.assertions``' recorder, which is
+reset before each call on the process that runs it).
 
 Loaded through the ``pytest11`` entry point ``conformance.report_plugin`` (which adds the
 options) and imported by ``conformance.plugin`` (a no-op when already loaded).
@@ -40,6 +42,7 @@ NAME = "conformance-report"
 FLUSH_EVERY_S = 3.0
 MAX_ARRAY = 20_000  # mismatch arrays larger than this keep their message, not their values
 _STATS = pytest.StashKey[dict]()
+_USAGE = pytest.StashKey[object]()  # conformance.assertions.BoundUsage of the call, or None
 
 
 def pytest_addoption(parser):
@@ -135,10 +138,19 @@ class ReportPlugin:
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_runtest_call(self, item):
-        """Keep Hypothesis' statistics of the run (examples tried, shrinks), passing them on."""
+        """Keep the call's bound usage and Hypothesis' statistics (examples tried, shrinks), passing them on."""
         if _subject(item) is None:
             yield
             return
+        from . import assertions  # the properties run in this process: its recorder sees every comparison
+
+        assertions.reset_bound_usage()
+        try:
+            yield from self._collect_statistics(item)
+        finally:
+            item.stash[_USAGE] = assertions.bound_usage()
+
+    def _collect_statistics(self, item):
         try:
             from hypothesis.statistics import collector
         except ImportError:  # pragma: no cover - hypothesis is a dependency
@@ -187,6 +199,9 @@ class ReportPlugin:
             stats = item.stash.get(_STATS, None)
             if stats:
                 d["examples"] = examples_tried(stats)
+            usage = item.stash.get(_USAGE, None)
+            if usage is not None:
+                d["bound_used"], d["bound_used_by"] = results.encode_ratio(usage.ratio), usage.what
         if report.failed and call.excinfo is not None and report.when == "call":
             d["failure"] = failure_of(call.excinfo.value)
             d["reproduce"] = plugin.reproduction(item, item.config)
@@ -257,6 +272,8 @@ class ReportPlugin:
         r.duration += float(getattr(report, "duration", 0.0) or 0.0)
         if data.get("examples"):
             r.examples = data["examples"]
+        if data.get("bound_used") is not None:
+            r.bound_used, r.bound_used_by = results.decode_ratio(data["bound_used"]), data.get("bound_used_by")
         failure = results.Failure(**data["failure"]) if data.get("failure") else None
         # xdist's report for a crashed worker says when="???": the crash happened in the call.
         when = report.when if report.when in ("setup", "teardown") else "call"

@@ -59,6 +59,11 @@ class PropertyResult:
     reason: str | None = None  # why skipped, or the known deviation's reason
     reproduce: str | None = None
     failure: Failure | None = None
+    # The largest |candidate - oracle| / bound over every comparison of every example (a failing one
+    # included: then over 1); None where nothing was compared. Infinite (a zero bound exceeded, a NaN
+    # where a number was due) is written "inf" in JSON.
+    bound_used: float | None = None
+    bound_used_by: str | None = None  # the ``what`` of the comparison that used the most, e.g. "train output"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -135,6 +140,11 @@ class Run:
     def failing_subjects(self) -> list[str]:
         return [s for s in self.subjects() if self.verdict(s) == "DOES NOT CONFORM"]
 
+    def worst_bound_used(self, subject: str) -> PropertyResult | None:
+        """The subject's property that used the most of a bound (None where no property recorded usage)."""
+        used = [r for r in self.results if r.subject == subject and r.bound_used is not None]
+        return max(used, key=lambda r: r.bound_used, default=None)
+
     def counts(self, subject: str | None = None) -> dict[str, int]:
         out = {k: 0 for k in OUTCOMES}
         for r in self.results:
@@ -162,7 +172,7 @@ class Run:
             "exit_status": self.exit_status,
             "environment": self.environment,
             "implementations": {k: asdict(v) for k, v in self.implementations.items()},
-            "results": [asdict(r) for r in self.results],
+            "results": [_result_dict(r) for r in self.results],
             "diagnoses": {k: asdict(v) for k, v in self.diagnoses.items()},
             "sources": self.sources,
         }
@@ -215,10 +225,30 @@ def _build(cls, d: dict):
     return cls(**{k: v for k, v in d.items() if k in known})
 
 
+INFINITE = "inf"  # how JSON (no Infinity under allow_nan=False) spells an infinite bound_used
+
+
+def encode_ratio(v: float | None) -> float | str | None:
+    """A bound_used for JSON: json_safe would turn inf into None, which says "nothing compared"."""
+    return INFINITE if v is not None and math.isinf(v) else v
+
+
+def decode_ratio(v) -> float | None:
+    """A bound_used read back from JSON (a number, "inf" or None)."""
+    return None if v is None else math.inf if v == INFINITE else float(v)
+
+
+def _result_dict(r: PropertyResult) -> dict:
+    d = asdict(r)
+    d["bound_used"] = encode_ratio(d["bound_used"])
+    return d
+
+
 def _result(d: dict) -> PropertyResult:
     r = _build(PropertyResult, d)
     if isinstance(r.failure, dict):
         r.failure = _build(Failure, r.failure)
+    r.bound_used = decode_ratio(r.bound_used)
     return r
 
 

@@ -51,9 +51,11 @@ def _just(_type, value):
 
 # --- shapes -----------------------------------------------------------------
 
-# Most properties use small batches (readable counterexamples, fast); some draw
-# m = N * L up to 64 * 64 = 4096.
+# Most properties use small batches (readable counterexamples, fast); the large ones draw
+# N and L up to 64, and in about one example in eight one of BIG_SHAPES: kernels switch code paths
+# above a reduction size, and float32 summation errors only show at a few thousand values.
 SMALL, LARGE = 8, 64
+BIG_SHAPES = ((512, 1), (1025, 1), (2048, 1), (4096, 1), (64, 64), (16, 128), (2, 1024), (8, 257))
 
 
 def shapes(num_features: int, *, ndims=(2, 3), min_m: int = 2, max_side: int = SMALL):
@@ -80,30 +82,40 @@ def _m(shape) -> int:
     return shape[0] * (shape[2] if len(shape) == 3 else 1)
 
 
-num_features = st.integers(1, 5)
+def _rarely(yes, no, *, one_in: int):
+    """``yes`` in about one draw of ``one_in``, else ``no``; shrinks towards ``no``."""
+    return st.integers(0, one_in - 1).flatmap(lambda k: yes if k == one_in - 1 else no)
+
+
+# Kernels tile channels by 8, 16 or 32: some examples go well past one tile, with a ragged tail.
+WIDE = (9, 12, 17, 33)
+num_features = _rarely(st.sampled_from(WIDE), st.integers(1, 5), one_in=6)
 
 # --- values -------------------------------------------------------------------
 
-# Per-channel value profiles: (offset magnitude, spread). Each channel draws one,
-# so one input mixes scales across channels.
-PROFILES = {  # name: (offsets, spreads)
-    "ordinary": ((0.0, 1.0, 3.0), (1.0,)),
-    "large offset, small spread": ((1e4,), (1e-2,)),
-    "hundreds (x**2 overflows float16)": ((300.0, 1000.0), (1.0, 30.0)),
-    "tiny spread": ((0.0, 0.5, 1.0), (1e-3, 1e-4, 1e-6)),
-    "wide scale": ((0.0,), (1e-3, 1e3)),
-    "constant": ((0.0, 5.0, -2.5, 1e4), (0.0,)),
+# Per-channel value profiles: (offset magnitude, spread, trend). Each channel draws one, so one
+# input mixes scales across channels. A trend adds a ramp from -1 to 1 along the batch, in the
+# order (n, l), as sorted data or a time series has: the blocks of a block reduction then have
+# different means, which a merge that drops Chan's between-block term gets wrong.
+PROFILES = {  # name: (offsets, spreads, trend)
+    "ordinary": ((0.0, 1.0, 3.0), (1.0,), 0.0),
+    "large offset, small spread": ((1e4,), (1e-2,), 0.0),
+    "hundreds (x**2 overflows float16)": ((300.0, 1000.0), (1.0, 30.0), 0.0),
+    "tiny spread": ((0.0, 0.5, 1.0), (1e-3, 1e-4, 1e-6), 0.0),
+    "wide scale": ((0.0,), (1e-3, 1e3), 0.0),
+    "constant": ((0.0, 5.0, -2.5, 1e4), (0.0,), 0.0),
+    "trend along the batch": ((0.0, 3.0), (1.0,), 1.0),
 }
 
 
-def _profile(name: str, k: int, negative: bool) -> tuple[float, float, float]:
-    offsets, spreads = PROFILES[name]
-    return offsets[k % len(offsets)], spreads[k // len(offsets) % len(spreads)], -1.0 if negative else 1.0
+def _profile(name: str, k: int, negative: bool) -> tuple[float, float, float, float]:
+    offsets, spreads, trend = PROFILES[name]
+    return offsets[k % len(offsets)], spreads[k // len(offsets) % len(spreads)], -1.0 if negative else 1.0, trend
 
 
 @_cached
 def profiles_of(*names: str):
-    """(offset, spread, sign) for one channel, from the named profiles, each equally likely.
+    """(offset, spread, sign, trend) for one channel, from the named profiles, each equally likely.
 
     One choice per channel: a draw from every (profile, k, sign) in turn (k < 9 picks the
     profile's offset and spread), in the order the profiles are named, so that a channel
@@ -163,12 +175,22 @@ def _drawn(function, *args):
     return _composite(function)(*args)
 
 
+def _ramp(shape) -> np.ndarray:
+    """-1 to 1 over the m values of each channel, in the order (n, l)."""
+    N, L = shape[0], shape[2] if len(shape) == 3 else 1
+    ramp = np.linspace(-1.0, 1.0, N * L).reshape(N, 1, L)
+    return ramp if len(shape) == 3 else ramp[:, :, 0]
+
+
 def _input_values(draw, dtype, shape, profiles) -> np.ndarray:
     base = _noise_values(draw, shape)
     chan = [draw(profiles) for _ in range(shape[1])]
-    offset = np.array([o * sign for o, _, sign in chan])
-    spread = np.array([s for _, s, _ in chan])
-    x = oracle._per_channel(offset, len(shape)) + oracle._per_channel(spread, len(shape)) * base
+    offset = np.array([o * sign for o, _, sign, _ in chan])
+    spread = np.array([s for _, s, _, _ in chan])
+    trend = np.array([t for _, _, _, t in chan])
+    if trend.any():
+        base = base + oracle.per_channel(trend, len(shape)) * _ramp(shape)
+    x = oracle.per_channel(offset, len(shape)) + oracle.per_channel(spread, len(shape)) * base
     return x.astype(dtype)
 
 
@@ -286,10 +308,23 @@ def _cases(dtype, config, training, values, ndims, large, set_state, layout, min
     return _drawn(_case, dtype, config, training, values, ndims, large, set_state, layout, min_m)
 
 
+@_cached
+def _big_shapes(num_features: int, ndims: tuple, min_m: int):
+    options = [(n, num_features) if length == 1 else (n, num_features, length) for n, length in BIG_SHAPES
+               if (2 if length == 1 else 3) in ndims and n * length >= min_m]
+    return st.sampled_from(options)
+
+
+_big = st.integers(0, 7).map(lambda k: k == 7)  # one example in about 8; shrinks towards a small shape
+
+
 def _case(draw, dtype, config, training, values, ndims, large, set_state, layout, min_m) -> Case:
     cfg = draw(config)
-    max_side = draw(_max_sides) if large else SMALL
-    shape = draw(_shapes(cfg.num_features, ndims, min_m, max_side))
+    if large and draw(_big):
+        shape = draw(_big_shapes(cfg.num_features, ndims, min_m))
+    else:
+        max_side = draw(_max_sides) if large else SMALL
+        shape = draw(_shapes(cfg.num_features, ndims, min_m, max_side))
     x = draw(values(dtype, shape))
     state = draw(states(cfg, dtype)) if set_state else None
     return Case(cfg, dtypes.name(dtype), (Call(training, x, draw(layout)),), state)

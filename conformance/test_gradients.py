@@ -80,7 +80,7 @@ def test_train_input_gradient_ignores_a_per_channel_constant_added_to_grad_outpu
     case = data.draw(cst.cases(subject.dtype, values=cst.ordinary_inputs), label="case")
     g = data.draw(grad_outputs(case), label="grad_output")
     k = data.draw(cst.ordinary_inputs(subject.dtype, (1, case.config.num_features)), label="constant")[0]
-    g2 = (g.astype(np.float64) + oracle._per_channel(k.astype(np.float64), g.ndim)).astype(subject.dtype)
+    g2 = (g.astype(np.float64) + oracle.per_channel(k.astype(np.float64), g.ndim)).astype(subject.dtype)
     dx1 = prepared(subject, case).backward(case.x, g, case.call.layout).input
     dx2 = prepared(subject, case).backward(case.x, g2, case.call.layout).input
     _, (b1, _, _), _ = expected_gradients(case, g)
@@ -132,7 +132,7 @@ def test_input_gradient_matches_finite_differences_in_float64(subject, data):
     inst = prepared(subject, case)
     dx = inst.backward(case.x, g, case.call.layout).input
     _, _, fwd = expected_gradients(case, g)
-    h = oracle._per_channel(tolerances.finite_difference_step(fwd.var, case.config.eps), case.x.ndim)
+    h = oracle.per_channel(tolerances.finite_difference_step(fwd.var, case.config.eps), case.x.ndim)
     loss = lambda x: float(np.sum(g * inst.forward(x, case.call.layout)))  # noqa: E731
     central = (loss(case.x + h * v) - loss(case.x - h * v)) / 2
     linear = float(np.sum(dx * h * v))

@@ -33,7 +33,7 @@ def test_train_output_is_invariant_to_a_per_channel_shift(subject, data):
     case = data.draw(train_grid_cases(subject.dtype), label="case")
     C = case.config.num_features
     shift = data.draw(hnp.arrays(np.float64, C, elements=st.integers(-4096, 4096).map(lambda k: k / 256)), label="shift")
-    shifted = (case.x.astype(np.float64) + oracle._per_channel(shift, case.x.ndim)).astype(case.dtype)  # exact
+    shifted = (case.x.astype(np.float64) + oracle.per_channel(shift, case.x.ndim)).astype(case.dtype)  # exact
     y, by = output_and_bound(subject, case)
     y2, by2 = output_and_bound(subject, with_input(case, shifted))
     assert_close("train output of x + shift vs of x", y2, y, by + by2, dtype=subject.dtype)
@@ -61,7 +61,7 @@ def test_negating_the_input_reflects_the_output_about_the_bias(subject, data):
     y2, by2 = output_and_bound(subject, with_input(case, -case.x))
     bias = case.initial_state().bias
     twice_bias = np.zeros(case.config.num_features) if bias is None else 2.0 * bias.astype(np.float64)
-    expected = oracle._per_channel(twice_bias, y.ndim) - y.astype(np.float64)
+    expected = oracle.per_channel(twice_bias, y.ndim) - y.astype(np.float64)
     assert_close("train output of -x vs 2 * bias - output of x", y2, expected, by + by2, dtype=subject.dtype)
 
 

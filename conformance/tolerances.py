@@ -1,51 +1,68 @@
 """The error model: every comparison in the suite asks this module for its bound.
 
-A bound is per channel and is the sum of two parts, one for the candidate's dtype
-and one for the float64 oracle (both are approximations of the exact value):
+A bound must hold for every numerically sound way of computing BatchNorm1d (two passes in any
+summation order, Welford's and other updating algorithms, block merges with float32 partials,
+shifted or compensated sums, accumulation in the input's precision or wider, the fused
+y = x * a + b form) and be no looser than such algorithms need. No closed form is both: the
+worst case of a sum grows like m, while real errors grow like sqrt(m) unless they are correlated,
+and updating algorithms keep a first-order error in the mean that two passes cancel (the
+variance's condition number, Chan, Golub and LeVeque 1983). So each bound fed by batch
+statistics has two parts, per channel:
 
-    u      unit roundoff of the precision statistics are accumulated in (2**-24
-           for float32, 2**-53 for float64; float32 for float16/bfloat16 input)
-    g      3 + m when batch statistics are summed, 3 when they are given (eval with
-           running stats). The suite does not assume a summation order: recursive
-           summation of m terms errs by up to (m - 1) * u * sum|terms| (pairwise only
-           log2(m)), and torch's float64 kernel was seen 176 u off on a large batch of repeated
-           values, past a log2(m) bound; one rounding each for the mean, the product and
-           the sum make the 3
+    bound = floor + CALIBRATION * deviation
+
+    deviation   what a panel of sound algorithms (``panel``: left-to-right, right-to-left and
+                pairwise two-pass, Welford's update in order and merged across threads, a shifted
+                one-pass sum), run in the candidate's precision on this very input, deviates
+                from the float64 oracle, the largest over the panel and both output forms. It is small where the data
+                is benign and large where the input is ill-conditioned, and it shows the
+                correlated errors (repeated values, constant channels) that a random walk misses.
+    floor       an analytic part, for the candidate's dtype plus the float64 oracle:
+
+    u      unit roundoff of the precision statistics are accumulated in (2**-24 for float32,
+           2**-53 for float64; float32 for float16/bfloat16 input)
+    u_out  unit roundoff of the input/output dtype (= u except for half input, which a correct
+           implementation accumulates in float32 but may normalise in half)
+    g      3 + sqrt(m) for batch statistics: a random walk over m roundings (Higham and Mary
+           2019), the mean's division and one product; 3 for given statistics (eval)
     A      max(max|x_c|, |mean_c|): the magnitude the centring cancels
     s      1 / sqrt(var_c + eps): the amplification of normalisation
-    u_out  unit roundoff of the input/output dtype (= u except for half input,
-           which a correct implementation accumulates in float32 but may
-           normalise in half: torch's float16 CPU path evaluates x * a + b in half)
-    rho    (g * u + 2 * u_out) * A * s: error of the centred, normalised value
-           caused by the rounding of the mean and of x * a + b (grows with
-           offset / spread)
-    xh     max|x_c - mean_c| * s: largest normalised magnitude
-    err(xhat) = rho + xh * (g * u + rho**2): the second term is the relative
-           error of a two-pass (or Welford) variance, including the squared
-           error of the mean it subtracts
-    eta    the smallest normal number of the dtype: an implementation may flush
-           subnormal inputs and results to zero (torch's float32 CPU kernel turns
-           [1e-45, 0] into [0, 0]), so each value is known only to within eta
-    bound  = SAFETY * (|w_c| * (err(xhat) + eta * s) + u_out * (|w_c| * xh + |b_c|) + eta)
+    rho    (g * u + 2 * u_out) * A * s: the centred value's error from the mean's rounding and
+           that of x - mean (or x * a + b)
+    xh     max|x_c - mean_c| * s: the largest normalised magnitude
+    kappa  u * A * s with batch statistics, else 0: an updating or merging algorithm's variance
+           keeps the mean's rounding to first order, 2 u A sqrt(var), which moves s by this much
+    err(xhat) = rho + xh * (g * u + rho**2 + kappa)
+    eta    the smallest normal number of the dtype: an implementation may flush subnormal inputs
+           and results to zero (torch's float32 CPU kernel turns [1e-45, 0] into [0, 0])
+    floor  = SAFETY * (|w_c| * (err(xhat) + eta * s) + u_out * (|w_c| * xh + |b_c|) + eta)
 
-Running statistics propagate their error through each update
-r <- (1 - f) r + f * stat: |1 - f| * err(r) + |f| * err(stat) + rounding.
+The batch statistics (for the running stats) have the same two parts: a floor of g u A for the
+mean and g u (var + D**2) + 2 u A sqrt(var) + (g u A)**2 for the variance (D = max|x_c - mean_c|:
+a one-pass sum shifted by one of the data's values cancels by up to (var + D**2) / var), plus
+CALIBRATION times the panel's deviation. Running statistics propagate their error through each update
+r <- (1 - f) r + f * stat: |1 - f| * err(r) + |f| * err(stat) + rounding. Gradients keep an
+analytic bound with the worst-case growth g = 3 + m (their inputs are of ordinary magnitude).
 
-The bounds are first-order worst cases, not fitted to any implementation; SAFETY
-covers the second-order terms. An implementation that computes the variance as
-E[x^2] - E[x]^2 in the working precision is not numerically sound and fails on
-large-offset data; that is a finding, not a tolerance problem.
+SAFETY covers the second-order terms of the floor; CALIBRATION covers the spread between sound
+algorithms of one family (a different order, a different update formula) on the same input.
+``benchmarks/tightness.py`` reports how much of each bound correct code uses, and how far past
+it each mutant lands. An implementation that computes the variance as E[x^2] - E[x]^2 in the
+working precision is not numerically sound and fails on large-offset data: a finding, not a
+tolerance problem.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
-from . import dtypes, oracle
+from . import dtypes, oracle, panel
 
 SAFETY = 4.0
+CALIBRATION = 4.0
 
 
 def unit_roundoff(dtype) -> float:
@@ -65,6 +82,8 @@ def _precisions(dtype):
 
 
 def summation_growth(m: int) -> float:
+    """The worst-case growth of a sum of m terms in any order: (m - 1) additions, plus the mean's
+    division and one product; used where the bound is analytic (the gradients)."""
     return 3.0 + float(m)
 
 
@@ -86,47 +105,79 @@ def _normalised(x, mean, var, eps):
     axes = oracle.reduction_axes(x)
     s = 1.0 / np.sqrt(np.asarray(var, np.float64) + eps)
     A = np.maximum(_channel_max(x, axes), np.abs(mean))
-    centred = x - oracle._per_channel(np.asarray(mean, np.float64), x.ndim)
+    centred = x - oracle.per_channel(np.asarray(mean, np.float64), x.ndim)
     return s, A, _channel_max(centred, axes) * s
 
 
-def _xhat_error(A, s, xh, u, u_out, g, eta):
-    """err(xhat): the normalised value's error, input flushing included."""
+def _xhat_error(A, s, xh, u, u_out, g, eta, *, updating: bool):
+    """err(xhat): the normalised value's error, input flushing included.
+
+    rho is the centring's error (the mean's g roundings and those of x - mean or x * a + b); the
+    variance errs by g roundings relative, by rho**2 (two passes: the mean's error enters squared),
+    and, for an updating or merging algorithm, by its first-order term u * A * s relative to var + eps."""
     rho = (g * u + 2 * u_out) * A * s
-    return rho + xh * (g * u + rho**2) + eta * s
+    kappa = u * A * s if updating else 0.0
+    return rho + xh * (g * u + rho**2 + kappa) + eta * s
 
 
-def _output_bound_one(x, mean, var, eps, weight, bias, u, u_out, g, eta):
+def random_walk_growth(m: int) -> float:
+    """The growth of a sum of m terms whose rounding errors behave like a random walk (Higham and
+    Mary 2019): sqrt(m) roundings, plus the mean's division and one product. The worst case, m,
+    needs correlated errors, and then the panel shows them on the input itself."""
+    return 3.0 + math.sqrt(m)
+
+
+def _output_floor(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -> np.ndarray:
+    """The analytic part of the output bound: the roundings of a forward call given its statistics
+    (g = 3), or with batch statistics a random walk over their sums and, for an updating or merging
+    algorithm, one rounding of the mean to first order."""
     C = x.shape[1]
     s, A, xh = _normalised(x, mean, var, eps)
     w, b = _abs_or_one(weight, C), _abs_or_zero(bias, C)
-    return SAFETY * (w * _xhat_error(A, s, xh, u, u_out, g, eta) + u_out * (w * xh + b) + eta)
+    g = random_walk_growth(oracle.values_per_channel(x)) if batch_stats else 3.0
+    return sum(SAFETY * (w * _xhat_error(A, s, xh, u, u_out, g, eta, updating=batch_stats)
+                         + u_out * (w * xh + b) + eta)
+               for u, u_out, eta in _precisions(dtype))
 
 
 def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -> np.ndarray:
     """Per-channel bound on |candidate output - oracle output| for one forward call.
 
-    ``mean`` and ``var`` are the statistics the oracle normalised with (batch or running).
+    ``mean`` and ``var`` are the statistics the oracle normalised with (batch or running). With
+    batch statistics the bound adds CALIBRATION times what the panel of sound algorithms deviates
+    from the oracle on this very input, in the candidate's precision.
     """
-    x = np.asarray(x, np.float64)
-    m = oracle.values_per_channel(x) if batch_stats else 1
-    g = summation_growth(m) if batch_stats else 3.0
-    return sum(_output_bound_one(x, mean, var, eps, weight, bias, u, u_out, g, eta) for u, u_out, eta in _precisions(dtype))
+    x_in = np.asarray(x)
+    x = np.asarray(x_in, np.float64)
+    floor = _output_floor(x, mean, var, eps, weight, bias, dtype, batch_stats=batch_stats)
+    if not batch_stats:
+        return floor
+    expected = oracle.normalize(x, mean, var, eps, weight, bias)
+    return floor + CALIBRATION * panel.output_deviation(x_in, dtype, eps, weight, bias, expected)
 
 
 def batch_stat_bounds(x, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel bounds on the batch mean and on the unbiased batch variance."""
-    x = np.asarray(x, np.float64)
+    """Per-channel bounds on the batch mean and on the unbiased batch variance.
+
+    Floor: a random walk over the sums of the mean (g u A) and of the variance (g u (var + D**2), with
+    D = max|x - mean|: a one-pass sum shifted by any of the data's values cancels by up to
+    (var + D**2) / var), the mean's error squared (two passes), and for updating and merging
+    algorithms the mean's rounding to first order (2 u A sqrt(var)); plus CALIBRATION times the
+    panel's deviation from the oracle on this input."""
+    x_in = np.asarray(x)
+    x = np.asarray(x_in, np.float64)
     axes = oracle.reduction_axes(x)
     m = oracle.values_per_channel(x)
-    g = summation_growth(m)
+    g = random_walk_growth(m)
     mean, var_u = oracle.batch_mean(x), oracle.batch_var(x, unbiased=True)
     A = np.maximum(_channel_max(x, axes), np.abs(mean))
-    dmean, dvar = 0.0, 0.0
+    spread = _channel_max(x - oracle.per_channel(mean, x.ndim), axes) ** 2 + var_u
+    dmean, dvar = panel.stat_deviation(x_in, dtype, mean, var_u)
+    dmean, dvar = CALIBRATION * dmean, CALIBRATION * dvar
     for u, _, eta in _precisions(dtype):
         dmu = g * u * A
         dmean = dmean + SAFETY * (dmu + eta)
-        dvar = dvar + SAFETY * ((g + 1) * u * var_u + dmu**2 * m / max(m - 1, 1) + eta)
+        dvar = dvar + SAFETY * (g * u * spread + 2 * u * A * np.sqrt(var_u) + dmu**2 * m / (m - 1) + eta)
     return dmean, dvar
 
 
@@ -191,7 +242,7 @@ def gradient_bounds(x, grad_output, mean, var, eps, weight, dtype, *, batch_stat
     for u, u_out, eta in _precisions(dtype):
         g = summation_growth(m) if batch_stats else 3.0
         stored = u_out * s * w * G * (2 + xh**2)  # d input is rounded to the input's dtype
-        err = _xhat_error(A, s, xh, u, u_out, g, eta)
+        err = _xhat_error(A, s, xh, u, u_out, g, eta, updating=batch_stats)
         if batch_stats:
             gx = gx + SAFETY * (s * w * G * (g * u * (2 + xh**2) + err * (1 + 2 * xh)) + stored + eta)
         else:

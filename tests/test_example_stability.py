@@ -1,6 +1,6 @@
 """What a derandomized run's examples depend on: Hypothesis draws some numbers from the
-constants of the local modules loaded when it draws (see the README's "Profiles,
-reproduction, CI"). So the suite loads its own modules before the first property: one first
+constants of the local modules loaded when it draws (see docs/design.md, "What a
+derandomized run depends on"). So the suite loads its own modules before the first property: one first
 imported mid-run would change the examples of every later property, and under pytest-xdist
 with the order in which a worker happened to run the properties.
 """

@@ -1,10 +1,12 @@
 """Correct implementations never fail: the whole suite, several random seeds.
 
 The implementations: the NumPy reference, torch.nn.BatchNorm1d, the candidate slot
-``mine``, an independent torch-primitives module (``tests/correct_impls.py``), and the
+``mine``, the functional forms (torch's and NumPy's) and the pure NumPy form, an independent
+torch-primitives module (``tests/correct_impls.py``), and the
 correct bases the mutants are built on (``tests/mutants/base.py`` and its functional and
 pure wrappers in ``tests/mutants/forms.py``; torch.nn.BatchNorm1d and
-``tests/correct_impls.py`` are the others): a mutant only shows that a property can fail
+``tests/correct_impls.py`` are the others; ``tests/mutants/float32.py:Float32Native`` for the
+float32-native mutants): a mutant only shows that a property can fail
 if the implementation it was made from passes it.
 
 Each seed is one run of the suite on all of them, both dtypes, under the ``dev``
@@ -19,10 +21,13 @@ from collections import Counter
 
 import pytest
 
+from conformance.registry import resolve
 from tests.suite_runs import describe, outcomes, run_suite
 
-IMPLS = ("numpy", "torch", "mine", "tests.correct_impls:ShiftedSumsBatchNorm1d", "tests.mutants.base:Reference",
-         "tests.mutants.forms:functional_reference", "tests.mutants.forms:pure_reference")
+IMPLS = ("numpy", "torch", "mine", "torch-functional", "numpy-functional", "numpy-pure",
+         "tests.correct_impls:ShiftedSumsBatchNorm1d", "tests.mutants.base:Reference",
+         "tests.mutants.forms:functional_reference", "tests.mutants.forms:pure_reference",
+         "tests.mutants.float32:Float32Native")
 SEEDS = (1, 2, 3)
 MAX_EXAMPLES = 10
 # The runs are long enough for two workers to pay off (pytest-xdist is in the dev extra).
@@ -43,7 +48,8 @@ def test_correct_implementations_pass_every_property(seed, tmp_path, plugin_env)
                  if o.status in ("failed", "error"))
     assert not bad, f"seed {seed}: a correct implementation failed:\n" + "\n".join(bad)
     passed = Counter(o.subject for o in results if o.status == "passed")
-    subjects = {f"{impl}-{dtype}" for impl in IMPLS for dtype in ("float32", "float64")}
+    subjects = {f"{impl}-{dtype}" for impl in IMPLS for dtype in resolve(impl).dtypes
+                if dtype in ("float32", "float64")}
     idle = sorted(s for s in subjects if not passed[s])
     assert not idle, f"seed {seed}: nothing ran for {idle}:\n{describe(proc)}"
     assert proc.returncode == 0, f"seed {seed}: exit code {proc.returncode}:\n{describe(proc)}"

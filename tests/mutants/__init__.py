@@ -6,8 +6,10 @@ Every mutant is a small subclass of a correct implementation that overrides one 
 factory; ``forms`` wraps classes into the functional and pure forms.
 
 ``tests/test_mutants.py`` runs the suite on each, restricted to the properties it
-``fails``, and checks that every one of them fails in the mutant's ``dtype``; it also
-checks that together the mutants fail every property the suite has.
+``fails``, and checks that every one of them catches it in the mutant's ``dtype``: fails
+with a failure that shows the bug (a ``mismatch`` or an ``assertion``, not a ``crash`` or
+an ``error``; ``tests/mutants/catches.py``); it also checks that together the mutants
+fail every property the suite has.
 
 ``fails`` lists the properties that fail *because of* the bug, not every property that
 happens to fail with it: a bug in the running stats also shows in later eval outputs,
@@ -15,11 +17,13 @@ and a mutant's crash on some input fails properties that are not about its bug. 
 lists only properties that catch the bug surely: under every one of 10 random seeds of
 ``benchmarks/catch_rate.py``. The ``ci`` run checked here is one derandomized draw, and
 which examples it draws changes with any edit to the suite (Hypothesis mixes constants
-from the source of local modules into its draws, see the README): a property that catches
-the mutant under 8 seeds in 10 is lost by some edits that change nothing about it. Two
-such pairs were dropped for that reason: the counter bug's effect on a later eval output
-(``counter_counts_eval_calls``, 8/10; the counter's own property catches it 10/10) and
-the float32 one-pass variance on constant channels (9/10).
+from the source of local modules into its draws, see docs/design.md): a property that catches
+the mutant under 8 seeds in 10 is lost by some edits that change nothing about it.
+
+``weak`` lists the properties that catch the bug, but not under every seed: they are
+measured with the others and reported (``tests/mutants/catch_rates.json``, the per-seed
+data; ``tests/test_mutants.py`` fails when a property in ``fails`` is weak there), and
+not required to fail in the ``ci`` run.
 
 To watch one mutant fail, from the repository root (``python -m`` puts the root on
 ``sys.path``, so the ``tests.mutants`` specs import):
@@ -35,26 +39,29 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Mutant:
+    """One buggy implementation, the properties that must catch it, and those that catch it only sometimes."""
+
     name: str
     spec: str  # an --impl spec
     bug: str
-    fails: frozenset[str]  # property ids (test names without test_) that must fail
+    fails: frozenset[str]  # property ids (test names without test_) that catch the bug under every seed
     dtype: str = "float64"  # the dtype in which they must fail
     form: str = "numpy"
+    weak: frozenset[str] = frozenset()  # property ids that catch the bug under some seeds only: measured, reported
 
 
-def _mutant(where: str, bug: str, fails: str, dtype="float64", form="numpy") -> Mutant:
+def _mutant(where: str, bug: str, fails: str, dtype: str = "float64", form: str = "numpy", weak: str = "") -> Mutant:
     """``where`` is ``module:Class`` (or ``module:object``) in this package; the name is its snake_case."""
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", where.partition(":")[2]).lower()
-    return Mutant(name, f"tests.mutants.{where}", bug, frozenset(fails.split()), dtype, form)
+    return Mutant(name, f"tests.mutants.{where}", bug, frozenset(fails.split()), dtype, form, frozenset(weak.split()))
 
 
 CATALOG: tuple[Mutant, ...] = (
     # --- which values pool, and the batch statistics ---------------------------------------
     _mutant("statistics:PerPositionStatistics",
             "each (channel, position) normalised separately over N (the tutorial misreading)",
-            "statistics_pool_batch_and_length_together train_output_matches_the_oracle the_tutorial_worked_examples "
-            "running_stats_after_one_train_step_match_the_closed_form"),
+            "statistics_pool_batch_and_length_together train_output_matches_the_oracle the_tutorial_worked_examples",
+            weak="running_stats_after_one_train_step_match_the_closed_form"),
     _mutant("statistics:GlobalStatistics", "one mean and variance over all channels together",
             "channels_are_independent train_output_has_zero_mean_per_channel train_output_matches_the_oracle "
             "running_stats_after_one_train_step_match_the_closed_form "
@@ -73,7 +80,8 @@ CATALOG: tuple[Mutant, ...] = (
     _mutant("statistics:OnePassVarianceInModuleDtype",
             "E[x^2] - E[x]^2 in float32: cancels catastrophically on a large offset",
             "train_output_matches_the_oracle train_output_has_biased_variance_var_over_var_plus_eps "
-            "running_stats_after_one_train_step_match_the_closed_form", dtype="float32"),
+            "running_stats_after_one_train_step_match_the_closed_form "
+            "constant_channels_give_finite_output_equal_to_the_bias", dtype="float32"),
     _mutant("statistics:WelfordWrongUpdate", "Welford's update with M2 += delta * delta: order-dependent variance",
             "permuting_samples_permutes_the_output_and_keeps_the_running_stats "
             "permuting_positions_permutes_the_output_and_keeps_the_running_stats train_output_matches_the_oracle "
@@ -115,7 +123,8 @@ CATALOG: tuple[Mutant, ...] = (
             "eval_changes_no_state eval_after_train_calls_uses_the_updated_running_stats "
             "num_batches_tracked_counts_train_calls_only eval_output_does_not_depend_on_the_rest_of_the_batch"),
     _mutant("running:CounterCountsEvalCalls", "num_batches_tracked incremented in eval calls too",
-            "num_batches_tracked_counts_train_calls_only eval_changes_no_state"),
+            "num_batches_tracked_counts_train_calls_only eval_changes_no_state "
+            "eval_after_train_calls_uses_the_updated_running_stats"),
     _mutant("running:UntrackedHasBuffers", "the running-stat buffers exist with track_running_stats=False",
             "without_tracking_there_are_no_running_stats eval_changes_no_state"),
     # --- train versus eval, and the defaults ------------------------------------------------
@@ -164,8 +173,8 @@ CATALOG: tuple[Mutant, ...] = (
     # --- the module form ---------------------------------------------------------------
     _mutant("torch_modules:PerPositionLoop", "torch.nn.BatchNorm1d called on each position x[:, :, l] in turn",
             "statistics_pool_batch_and_length_together num_batches_tracked_counts_train_calls_only "
-            "train_output_matches_the_oracle the_tutorial_worked_examples "
-            "running_stats_after_one_train_step_match_the_closed_form", form="module"),
+            "train_output_matches_the_oracle the_tutorial_worked_examples", form="module",
+            weak="running_stats_after_one_train_step_match_the_closed_form"),
     _mutant("torch_modules:AssumesContiguous", "the input's storage read as if C-contiguous",
             "train_output_matches_the_oracle eval_output_uses_the_running_stats channels_are_independent "
             "running_stats_after_one_train_step_match_the_closed_form", form="module"),
@@ -179,6 +188,28 @@ CATALOG: tuple[Mutant, ...] = (
             "train_gradients_match_the_closed_form eval_gradients_use_the_running_stats_and_reach_no_buffer"),
     _mutant("gradients:MissingGradTerm", "grad_input leaves out the term through the variance",
             "train_gradients_match_the_closed_form input_gradient_matches_finite_differences_in_float64"),
+    # --- float32-native kernels (float32 arithmetic throughout, float32 only) ------------------------
+    _mutant("float32:OnePassVarianceFloat32", "E[x^2] - E[x]^2 computed in float32 arithmetic",
+            "train_output_matches_the_oracle train_output_has_biased_variance_var_over_var_plus_eps "
+            "running_stats_after_one_train_step_match_the_closed_form "
+            "constant_channels_give_finite_output_equal_to_the_bias",
+            dtype="float32"),
+    _mutant("float32:BlockMergeWithoutBetweenTerm",
+            "above 1024 values, block statistics merged without Chan's between-block term",
+            "train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle "
+            "running_stats_after_one_train_step_match_the_closed_form", dtype="float32"),
+    _mutant("float32:LargeBatchUnbiasedVariance", "above 1024 values, the normalisation uses the unbiased variance",
+            "train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle", dtype="float32"),
+    _mutant("float32:TailTileNotWritten", "channels past the last full tile of 8 are never written (zeros)",
+            "train_output_matches_the_oracle eval_output_uses_the_running_stats "
+            "affine_output_is_weight_times_normalised_plus_bias eval_after_train_calls_uses_the_updated_running_stats",
+            dtype="float32"),
+    _mutant("float32:ApproximateRsqrt", "the inverse standard deviation from a 12-bit approximate rsqrt",
+            "train_output_matches_the_oracle eval_output_uses_the_running_stats "
+            "train_output_has_biased_variance_var_over_var_plus_eps", dtype="float32"),
+    _mutant("float32:MeanSubtractedInHalf", "the mean rounded to float16 before it is subtracted",
+            "train_output_matches_the_oracle train_output_is_invariant_to_a_per_channel_shift "
+            "train_output_has_zero_mean_per_channel", dtype="float32"),
     # --- half precision (half input into a float32 module) -----------------------------------
     _mutant("memory:HalfAccumulation", "statistics of float16 input accumulated in float16",
             "train_output_matches_the_oracle running_stats_after_one_train_step_match_the_closed_form",

@@ -8,10 +8,15 @@ from .base import Reference
 
 
 class EvalUsesBatchStatistics(Reference):
-    """Eval mode normalises with the batch statistics; the running stats are never read."""
+    """Eval mode normalises with the batch statistics; the running stats are never read. Its
+    one-value check guards training alone, so an eval call on one sample outputs the bias."""
 
     def uses_batch_statistics(self):
         return True
+
+    def check_count(self, count, shape):
+        if self.training or not self.track_running_stats:
+            super().check_count(count, shape)
 
 
 class UntrackedEvalUsesInitialStats(Reference):
