@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def outcomes(junit_xml: Path) -> list[Outcome]:
                 break
         out.append(Outcome(m["prop"], m["subject"], status, message))
     return out
+
+
+def assert_correct(args: list[str], *, subjects: set[str], cwd: Path, label: str) -> None:
+    """Run the suite on correct implementations: nothing fails, every subject passes something, exit 0."""
+    report = cwd / "correct.xml"
+    proc = run_suite([*args, f"--junitxml={report}", "-q"], cwd=cwd)
+    assert report.exists(), f"{label}: the suite did not run (exit code {proc.returncode}):\n{describe(proc)}"
+    results = outcomes(report)
+    bad = sorted(f"{o.property_id}[{o.subject}]: {o.status} {o.message[:300]}" for o in results
+                 if o.status in ("failed", "error"))
+    assert not bad, f"{label}: a correct implementation failed:\n" + "\n".join(bad)
+    passed = Counter(o.subject for o in results if o.status == "passed")
+    idle = sorted(s for s in subjects if not passed[s])
+    assert not idle, f"{label}: nothing passed for {idle}:\n{describe(proc)}"
+    assert proc.returncode == 0, f"{label}: exit code {proc.returncode}:\n{describe(proc)}"
 
 
 def collected_property_ids(tmp_path: Path) -> set[str]:

@@ -17,12 +17,11 @@ database carries over between seeds or runs.
 from __future__ import annotations
 
 import importlib.util
-from collections import Counter
 
 import pytest
 
 from conformance.registry import resolve
-from tests.suite_runs import describe, outcomes, run_suite
+from tests.suite_runs import assert_correct
 
 IMPLS = ("numpy", "torch", "mine", "torch-functional", "numpy-functional", "numpy-pure",
          "tests.correct_impls:ShiftedSumsBatchNorm1d", "tests.mutants.base:Reference",
@@ -38,18 +37,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed-{s}")
 def test_correct_implementations_pass_every_property(seed, tmp_path, plugin_env):
-    report = tmp_path / "sweep.xml"
-    proc = run_suite([*(f"--impl={i}" for i in IMPLS), "--hypothesis-profile=dev", f"--hypothesis-seed={seed}",
-                      f"--max-examples={MAX_EXAMPLES}", *PARALLEL, f"--junitxml={report}", "-q"],
-                     cwd=tmp_path)
-    assert report.exists(), f"the suite did not run (exit code {proc.returncode}):\n{describe(proc)}"
-    results = outcomes(report)
-    bad = sorted(f"{o.property_id}[{o.subject}]: {o.status} {o.message[:300]}" for o in results
-                 if o.status in ("failed", "error"))
-    assert not bad, f"seed {seed}: a correct implementation failed:\n" + "\n".join(bad)
-    passed = Counter(o.subject for o in results if o.status == "passed")
     subjects = {f"{impl}-{dtype}" for impl in IMPLS for dtype in resolve(impl).dtypes
                 if dtype in ("float32", "float64")}
-    idle = sorted(s for s in subjects if not passed[s])
-    assert not idle, f"seed {seed}: nothing ran for {idle}:\n{describe(proc)}"
-    assert proc.returncode == 0, f"seed {seed}: exit code {proc.returncode}:\n{describe(proc)}"
+    assert_correct([*(f"--impl={i}" for i in IMPLS), "--hypothesis-profile=dev", f"--hypothesis-seed={seed}",
+                    f"--max-examples={MAX_EXAMPLES}", *PARALLEL], subjects=subjects, cwd=tmp_path, label=f"seed {seed}")

@@ -9,13 +9,11 @@ order), never a bug to fix in the implementation.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from conformance.registry import resolve
 from tests.sound import SOUND
-from tests.suite_runs import describe, outcomes, run_suite
+from tests.suite_runs import assert_correct
 
 SEED = 1  # the first implementation's; each takes the next, so that one run covers more draws
 MAX_EXAMPLES = 15
@@ -25,20 +23,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("seed, sound", list(enumerate(SOUND, SEED)), ids=[s.name for s in SOUND])
 def test_a_correct_implementation_passes_every_property(seed, sound, tmp_path, plugin_env):
-    report = tmp_path / "sound.xml"
-    proc = run_suite([f"--impl={sound.spec}", *(f"--dtype={d}" for d in sound.dtypes), "--hypothesis-profile=ci",
-                      f"--hypothesis-seed={seed}", f"--max-examples={MAX_EXAMPLES}", "--no-conformance-report",
-                      f"--junitxml={report}", "-q"],
-                     cwd=tmp_path)
-    assert report.exists(), f"{sound.name}: the suite did not run (exit code {proc.returncode}):\n{describe(proc)}"
-    results = outcomes(report)
-    bad = sorted(f"{o.property_id}[{o.dtype}]: {o.status} {o.message[:300]}" for o in results
-                 if o.status in ("failed", "error"))
-    assert not bad, f"{sound.name} ({sound.algorithm}) is correct, but the suite failed it:\n" + "\n".join(bad)
-    passed = Counter(o.dtype for o in results if o.status == "passed")
-    idle = [d for d in sound.dtypes if not passed[d]]
-    assert not idle, f"{sound.name}: nothing passed in {idle}:\n{describe(proc)}"
-    assert proc.returncode == 0, f"{sound.name}: exit code {proc.returncode}:\n{describe(proc)}"
+    assert_correct([f"--impl={sound.spec}", *(f"--dtype={d}" for d in sound.dtypes), "--hypothesis-profile=ci",
+                    f"--hypothesis-seed={seed}", f"--max-examples={MAX_EXAMPLES}", "--no-conformance-report"],
+                   subjects={f"{sound.spec}-{d}" for d in sound.dtypes}, cwd=tmp_path,
+                   label=f"{sound.name} ({sound.algorithm})")
 
 
 def test_the_catalog_is_well_formed():
