@@ -94,9 +94,10 @@ def table(runs: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--impl", action="append", metavar="NAME", help="sound-set names (default: all)")
-    ap.add_argument("--ci-seeds", type=int, default=10, metavar="N", help="ci profile under seeds 1..N (0: skip)")
+    ap.add_argument("--ci-seeds", type=int, default=10, metavar="N", help="ci profile under N seeds from --first-seed (0: skip)")
     ap.add_argument("--thorough-seeds", type=int, default=2, metavar="N",
-                    help="thorough profile under seeds 1..N (0: skip)")
+                    help="thorough profile under N seeds from --first-seed (0: skip)")
+    ap.add_argument("--first-seed", type=int, default=1, metavar="S", help="seeds run from S (default 1)")
     ap.add_argument("--max-examples", type=int, default=None, help="override the profiles' examples per property")
     ap.add_argument("--jobs", type=int, default=1, help="suite runs at a time")
     ap.add_argument("--workers", type=int, default=2, help="pytest-xdist workers per run (-n); 1 for serial")
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown sound-set names {unknown}; known: {', '.join(known)}")
     chosen = [known[n] for n in args.impl] if args.impl else list(SOUND)
     jobs = [(s, p, seed) for p, n in (("ci", args.ci_seeds), ("thorough", args.thorough_seeds))
-            for seed in range(1, n + 1) for s in chosen]
+            for seed in range(args.first_seed, args.first_seed + n) for s in chosen]
     started = time.perf_counter()
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         runs = []
