@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conformance.results import write_text_atomic  # noqa: E402
+from conformance.report.model import write_text_atomic  # noqa: E402
 from tests.mutants import CATALOG, Mutant  # noqa: E402
 from tests.mutants.catches import (CATCH_KINDS, CI_EXAMPLES, NOT_RUN, PROFILE, RATES, SCHEMA, SEEDS,  # noqa: E402
                                    PairRate, is_catch, load_rates, run_mutant, weak_report)

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conformance import results  # noqa: E402
+from conformance.report import model as results  # noqa: E402
 from tests.mutants import CATALOG  # noqa: E402
 
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "tightness.json"

@@ -15,8 +15,13 @@ import pytest
 
 from hypothesis.errors import InvalidArgument
 
-from . import dtypes, forms, isolation, known_deviations, ordering, profiles
-from .registry import ImplementationError, Subject, registered, resolve
+from conformance.spec import dtypes
+from conformance.candidates import forms
+from conformance.isolation import proxy as isolation
+from conformance.session import deviations as known_deviations, ordering
+from conformance.strategies import profiles
+from conformance.report import hooks
+from conformance.candidates.registry import ImplementationError, Subject, registered, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_IMPL = "numpy"
@@ -56,6 +61,11 @@ def pytest_addoption(parser):
                     default=isolation.Limits.memory_limit / (1 << 30),
                     help="with --isolation=process: the memory (GiB of heap and other data, the stack not counted) the "
                     "candidate's process may take beyond its size once loaded; 0 for no limit (default: %(default)s)")
+    group.addoption("--conformance-report-dir", dest="conformance_report_dir", metavar="DIR", default="reports",
+                    help="where results.json, report.html and junit.xml go (default: reports, "
+                         "relative to the invocation directory)")
+    group.addoption("--no-conformance-report", dest="conformance_report", action="store_false", default=True,
+                    help="write no report files")
     parser.addini("conformance_impl", type="args", default=[],
                   help="implementations checked when --impl is not given (default: numpy)")
 
@@ -153,7 +163,8 @@ def pytest_configure(config):
         profiles.choose(profile, max_examples=max_examples, seed=seed)
     except InvalidArgument as e:
         raise pytest.UsageError(f"--hypothesis-profile={profile}: {e}") from None
-    config.pluginmanager.import_plugin("conformance.report_plugin")  # results.json, report.html, junit.xml
+    if config.getoption("conformance_report") and not config.pluginmanager.has_plugin(hooks.NAME):
+        config.pluginmanager.register(hooks.ReportPlugin(config), hooks.NAME)  # results.json, report.html, junit.xml
 
 
 @pytest.hookimpl(tryfirst=True)

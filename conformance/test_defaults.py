@@ -4,12 +4,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import replay
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close, assert_equal, assert_running_stats_close
-from conformance.cases import Call, Case, Config
-from conformance.forms import needs
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close, assert_equal, assert_running_stats_close
+from conformance.spec.cases import Call, Case, Config
+from conformance.candidates.forms import needs
+from conformance.strategies.profiles import conformance_settings
 
 
 def default_case(data, dtype, training):

@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import strategies as cst
-from conformance.forms import needs
-from conformance.profiles import conformance_settings
+from conformance.candidates.forms import needs
+from conformance.strategies.profiles import conformance_settings
 
 
 def raised(inst, x):

@@ -4,10 +4,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import replay
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close, assert_equal
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close, assert_equal
+from conformance.strategies.profiles import conformance_settings
 
 tracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(True)))
 untracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(False)))

@@ -5,11 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import oracle, replay
+from conformance.spec import oracle
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close, assert_running_stats_close
-from conformance.forms import needs
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close, assert_running_stats_close
+from conformance.candidates.forms import needs
+from conformance.strategies.profiles import conformance_settings
 
 tracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(True)))
 

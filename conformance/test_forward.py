@@ -4,10 +4,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import oracle, replay, tolerances
+from conformance.spec import oracle, tolerances
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close
+from conformance.strategies.profiles import conformance_settings
 
 identity_affine = cst.num_features.flatmap(lambda C: cst.configs(C, affine=st.just(False)))
 

@@ -8,10 +8,10 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import replay
-from conformance.assertions import assert_close, assert_running_stats_close
-from conformance.cases import Call, Case, Config
-from conformance.profiles import conformance_settings
+from conformance.candidates import replay
+from conformance.spec.assertions import assert_close, assert_running_stats_close
+from conformance.spec.cases import Call, Case, Config
+from conformance.strategies.profiles import conformance_settings
 
 EXAMPLES = json.loads(files("conformance").joinpath("data/tutorial_examples.json").read_text())["examples"]
 BY_NAME = {e["name"]: e for e in EXAMPLES}

@@ -4,10 +4,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import replay
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close
+from conformance.strategies.profiles import conformance_settings
 
 
 @conformance_settings

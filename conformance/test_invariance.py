@@ -6,11 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance import oracle, replay
+from conformance.spec import oracle
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close, assert_running_stats_close
-from conformance.cases import Call
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close, assert_running_stats_close
+from conformance.spec.cases import Call
+from conformance.strategies.profiles import conformance_settings
 
 train_grid_cases = lambda dtype, **kw: cst.cases(dtype, values=cst.grid_inputs, **kw)  # noqa: E731
 

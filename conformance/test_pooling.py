@@ -4,11 +4,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import replay
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_close, assert_running_stats_close
-from conformance.cases import Call
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_close, assert_running_stats_close
+from conformance.spec.cases import Call
+from conformance.strategies.profiles import conformance_settings
 
 
 def as_rows(x: np.ndarray) -> np.ndarray:

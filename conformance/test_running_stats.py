@@ -4,11 +4,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import replay
+from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.assertions import assert_absent, assert_close, assert_equal, assert_running_stats_close
-from conformance.forms import needs
-from conformance.profiles import conformance_settings
+from conformance.spec.assertions import assert_absent, assert_close, assert_equal, assert_running_stats_close
+from conformance.candidates.forms import needs
+from conformance.strategies.profiles import conformance_settings
 
 
 def tracked(momentum=cst.momenta):

@@ -36,7 +36,7 @@ import os
 
 import numpy as np
 
-from impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
+from conformance.impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
 
 
 CLEAR_CACHES_EVERY = 25  # instances

@@ -30,7 +30,7 @@ import os
 
 import numpy as np
 
-from impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
+from conformance.impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
 
 
 def _keras():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformance import oracle
+from conformance.spec import oracle
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

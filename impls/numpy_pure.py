@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformance import oracle
+from conformance.spec import oracle
 
 
 class reference:  # noqa: N801 - registered as an object with init and apply

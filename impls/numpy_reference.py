@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformance import oracle
+from conformance.spec import oracle
 
 
 class BatchNorm1d:

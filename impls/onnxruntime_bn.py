@@ -31,8 +31,8 @@ import functools
 
 import numpy as np
 
-from conformance.registry import Unavailable
-from impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
+from conformance.candidates.registry import Unavailable
+from conformance.impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
 
 OPSET = 15
 INPUTS = ("X", "scale", "B", "input_mean", "input_var")

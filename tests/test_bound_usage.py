@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import report_html, results
-from conformance.assertions import (Mismatch, assert_close, assert_running_stats_close, assert_state_close,
+from conformance.report import html as report_html, model as results
+from conformance.spec.assertions import (Mismatch, assert_close, assert_running_stats_close, assert_state_close,
                                     bound_usage, reset_bound_usage)
-from conformance.results import Failure, PropertyResult, Run
+from conformance.report.model import Failure, PropertyResult, Run
 
 ROOT = Path(__file__).resolve().parents[1]
 

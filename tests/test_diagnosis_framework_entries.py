@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance import diagnosis, registry
+from conformance import diagnosis
+from conformance.candidates import registry
 from tests.mutants.base import Reference
 from tests.mutants.running import BiasedRunningVar
 

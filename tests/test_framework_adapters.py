@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from conformance import registry
-from conformance.cases import Config
-from conformance.registry import Unavailable
-from impls import flax_bn, keras_bn, onnxruntime_bn
-from impls.framework_shell import decay
+from conformance.candidates import registry
+from conformance.spec.cases import Config
+from conformance.candidates.registry import Unavailable
+from conformance.impls import flax_bn, keras_bn, onnxruntime_bn
+from conformance.impls.framework_shell import decay
 
 torch = pytest.importorskip("torch")
 
@@ -63,7 +63,7 @@ def test_a_missing_framework_makes_the_factory_unavailable_with_the_extra_to_ins
 def test_importing_the_adapters_imports_no_framework():
     import subprocess
 
-    code = ("import sys, impls.keras_bn, impls.onnxruntime_bn, impls.flax_bn; "
+    code = ("import sys, conformance.impls.keras_bn, conformance.impls.onnxruntime_bn, conformance.impls.flax_bn; "
             "print(sorted(m for m in ('keras', 'onnxruntime', 'onnx', 'jax', 'flax', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

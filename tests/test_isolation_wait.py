@@ -14,10 +14,10 @@ import time
 import numpy as np
 import pytest
 
-from conformance import isolation
-from conformance.cases import Config
+from conformance.isolation import proxy as isolation
+from conformance.spec.cases import Config
 
-from .conftest import CANDIDATES
+from tests.conftest import CANDIDATES
 
 X = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
 FRESH_EVAL = X / np.sqrt(1.0 + 1e-5)  # a fresh module in eval mode: running mean 0, running var 1

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import matrix, results
-from conformance.results import Diagnosis, Implementation, PropertyResult, Run
+from conformance.report import matrix, model as results
+from conformance.report.model import Diagnosis, Implementation, PropertyResult, Run
 
 
 def result(subject, property_id, outcome, reason=None):

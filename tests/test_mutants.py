@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.registry import resolve
-from conformance.results import Failure, PropertyResult
+from conformance.candidates.registry import resolve
+from conformance.report.model import Failure, PropertyResult
 from tests.mutants import CATALOG, Mutant
 from tests.mutants.catches import (CI_EXAMPLES, RATES, REGENERATE, SEEDS, is_catch, load_rates, pair_rates, run_mutant,
                                    seen, weak_report)

@@ -107,7 +107,7 @@ def test_the_reproduce_line_reproduces_a_half_precision_failure(pytester, buggy,
 def test_the_reproduce_line_keeps_a_hyphenated_profile_name(buggy, pytester, run_conformance, report_section):
     pytester.makepyfile(hyphen_profile="""
         from hypothesis import Phase, settings
-        from conformance import profiles  # noqa: F401
+        from conformance.strategies import profiles  # noqa: F401
 
         settings.register_profile("my-profile", parent=settings.get_profile("dev"),
                                   phases=[Phase.explicit, Phase.generate, Phase.shrink])

@@ -150,7 +150,7 @@ def test_torch_cuda_without_cuda_is_skipped_with_the_reason(run_conformance, rep
 def test_a_pure_form_that_is_unavailable_here_is_skipped_with_the_reason(pytester, run_conformance):
     """Its init raises Unavailable: probed when --impl is resolved, as a factory is."""
     pytester.makepyfile(pure_unavailable="""
-        from conformance.registry import Unavailable
+        from conformance.candidates.registry import Unavailable
 
         class make:
             @staticmethod
@@ -196,7 +196,7 @@ def test_the_header_shows_implementation_versions_profile_and_seed(collect_inpro
     result = collect_inprocess("conformance", "--impl=numpy", *ONE_PROPERTY)
     assert result.ret == OK, result.text
     h = header_lines(result)
-    assert h["impl"].startswith("numpy (impls.numpy_reference:make, numpy form, float32, float64"), h
+    assert h["impl"].startswith("numpy (conformance.impls.numpy_reference:make, numpy form, float32, float64"), h
     for pkg, v in [("batchnorm-conformance", version("batchnorm-conformance")), ("numpy", np.__version__),
                    ("hypothesis", hypothesis.__version__)]:
         assert f"{pkg} {v}" in h["versions"], h

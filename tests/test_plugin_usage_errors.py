@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.registry import registered
+from conformance.candidates.registry import registered
 
 USAGE_ERROR = pytest.ExitCode.USAGE_ERROR
 

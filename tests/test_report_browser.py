@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conformance import report_html
+from conformance.report import html as report_html
 from tests.test_report_model import sample_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance import diagnosis, registry, replay
+from conformance import diagnosis
+from conformance.candidates import registry, replay
 from conformance.diagnosis import CATALOG, PROBES, Semantics, predict, variant
 from tests.conftest import CANDIDATES
 from tests.mutants import normalisation, running

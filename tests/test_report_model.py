@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from conformance import report_html, results
-from conformance.assertions import Mismatch, assert_close
-from conformance.results import Diagnosis, Failure, Implementation, PropertyResult, Run
+from conformance.report import html as report_html, model as results
+from conformance.spec.assertions import Mismatch, assert_close
+from conformance.report.model import Diagnosis, Failure, Implementation, PropertyResult, Run
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=\"alert(1)\"> & </pre></details><!--"
 
@@ -197,8 +197,8 @@ def test_heatmap_of_a_running_stat_vector_and_of_a_large_array():
 
 
 def test_a_failure_in_an_exception_group_shows_its_mismatch_and_counterexample():
-    from conformance.adapter import CandidateError
-    from conformance.report_plugin import failure_of
+    from conformance.candidates.adapter import CandidateError
+    from conformance.report.hooks import failure_of
 
     m = mismatch()
     m.add_note("Falsifying example: test_x(subject=mine-float32, data=data(...))")
@@ -215,7 +215,7 @@ def test_a_failure_in_an_exception_group_shows_its_mismatch_and_counterexample()
 
 
 def test_examples_tried_are_read_from_hypothesis_statistics():
-    from conformance.report_plugin import examples_tried
+    from conformance.report.hooks import examples_tried
 
     case = lambda status: {"status": status, "runtime": 0.0, "drawtime": 0.0, "events": []}  # noqa: E731
     stats = {"reuse-phase": {"test-cases": [case("valid")]},

@@ -20,7 +20,7 @@ import importlib.util
 
 import pytest
 
-from conformance.registry import resolve
+from conformance.candidates.registry import resolve
 from tests.suite_runs import assert_correct
 
 IMPLS = ("numpy", "torch", "mine", "torch-functional", "numpy-functional", "numpy-pure",

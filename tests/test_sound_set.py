@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.registry import resolve
+from conformance.candidates.registry import resolve
 from tests.sound import SOUND
 from tests.suite_runs import assert_correct
 

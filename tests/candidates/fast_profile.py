@@ -8,7 +8,7 @@ which the plugin must honour.
 
 from hypothesis import Phase, settings
 
-from conformance import profiles  # noqa: F401  registers "dev"
+from conformance.strategies import profiles  # noqa: F401  registers "dev"
 
 settings.register_profile(
     "plugin_tests",

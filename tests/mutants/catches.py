@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance import results
+from conformance.report import model as results
 from tests.mutants import Mutant
 from tests.suite_runs import describe, run_suite
 

@@ -10,7 +10,7 @@ a caught mutant cost seconds, up to minutes, per property instead of a fraction 
 
 from hypothesis import Phase, settings
 
-from conformance import profiles
+from conformance.strategies import profiles
 
 NAME = "ci-without-shrinking"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference
+from tests.mutants.base import Reference
 
 TILE = 8  # channels per vectorised step
 BLOCK = 1024  # values per block of a block reduction

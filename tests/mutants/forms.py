@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference
-from .memory import OutputInFloat64
-from .modes import RunningVarStartsAtZero
+from tests.mutants.base import Reference
+from tests.mutants.memory import OutputInFloat64
+from tests.mutants.modes import RunningVarStartsAtZero
 
 STATE = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Reference
+from tests.mutants.base import Reference
 
 
 class BackwardFromTheOutput(Reference):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Reference
+from tests.mutants.base import Reference
 
 
 class PerPositionStatistics(Reference):

@@ -59,7 +59,7 @@ import math
 
 import numpy as np
 
-from . import dtypes, oracle, panel
+from conformance.spec import dtypes, oracle, panel
 
 SAFETY = 4.0
 CALIBRATION = 4.0

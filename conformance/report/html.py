@@ -19,7 +19,7 @@ import json
 import math
 from datetime import datetime, timezone
 
-from .results import FAILING, PropertyResult, Run
+from conformance.report.model import FAILING, PropertyResult, Run
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -587,6 +587,6 @@ def _environment(run: Run) -> str:
 
 
 def write(run: Run, path, title: str = "BatchNorm1d conformance report") -> None:
-    from .results import write_text_atomic
+    from conformance.report.model import write_text_atomic
 
     write_text_atomic(path, render(run, title))

@@ -13,13 +13,13 @@ import sys
 
 import numpy as np
 
-from . import dtypes  # noqa: F401 - registers bfloat16 with NumPy
-from . import oracle
-from .cases import Config
+from conformance.spec import dtypes  # noqa: F401 - registers bfloat16 with NumPy
+from conformance.spec import oracle
+from conformance.spec.cases import Config
 # At import, not when first needed: Hypothesis draws some numbers from the constants of the local
 # modules loaded so far, so a module first imported mid-run (when a candidate first raises)
 # would change the examples of every later property, and under pytest-xdist with the order.
-from .worker import safe_str
+from conformance.isolation.child import safe_str
 
 STATE_FIELDS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 VECTORS = STATE_FIELDS[:4]

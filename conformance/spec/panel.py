@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dtypes
+from conformance.spec import dtypes
 
 THREAD_SHARE = 16  # values per thread before the merge: small enough that every merge level is exercised
 

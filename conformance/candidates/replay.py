@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import oracle, tolerances
-from .adapter import Instance
-from .cases import Case
-from .registry import Subject
+from conformance.spec import oracle, tolerances
+from conformance.candidates.adapter import Instance
+from conformance.spec.cases import Case
+from conformance.candidates.registry import Subject
 
 
 class Observed:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from . import report_html, results  # stdlib only: importing this module changes nothing for other suites
+from conformance.report import html as report_html, model as results  # stdlib only: importing this module changes nothing for other suites
 
 KEY = "batchnorm_conformance"  # the report attribute that carries a property's data
 NAME = "conformance-report"
@@ -43,24 +43,6 @@ FLUSH_EVERY_S = 3.0
 MAX_ARRAY = 20_000  # mismatch arrays larger than this keep their message, not their values
 _STATS = pytest.StashKey[dict]()
 _USAGE = pytest.StashKey[object]()  # conformance.assertions.BoundUsage of the call, or None
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("batchnorm-conformance", "BatchNorm1d conformance")
-    group.addoption("--conformance-report-dir", dest="conformance_report_dir", metavar="DIR", default="reports",
-                    help="where results.json, report.html and junit.xml go (default: reports, "
-                         "relative to the invocation directory)")
-    group.addoption("--no-conformance-report", dest="conformance_report", action="store_false", default=True,
-                    help="write no report files")
-
-
-def pytest_configure(config):
-    """Register the hooks when the conformance plugin itself is active (not under -p no:...)."""
-    suite = sys.modules.get("conformance.plugin")
-    if suite is None or not config.pluginmanager.is_registered(suite):
-        return
-    if config.getoption("conformance_report", True) and not config.pluginmanager.has_plugin(NAME):
-        config.pluginmanager.register(ReportPlugin(config), NAME)
 
 
 def _subject(item):
@@ -103,7 +85,7 @@ class ReportPlugin:
     def _environment(self) -> dict:
         from importlib.metadata import PackageNotFoundError, version
 
-        from . import profiles
+        from conformance.strategies import profiles
 
         packages = {}
         for pkg in ("batchnorm-conformance", "numpy", "torch", "hypothesis", "pytest", "pytest-xdist"):
@@ -142,7 +124,7 @@ class ReportPlugin:
         if _subject(item) is None:
             yield
             return
-        from . import assertions  # the properties run in this process: its recorder sees every comparison
+        from conformance.spec import assertions  # the properties run in this process: its recorder sees every comparison
 
         assertions.reset_bound_usage()
         try:
@@ -173,7 +155,7 @@ class ReportPlugin:
         if subject is None:
             return
         report = outcome.get_result()
-        from .isolation import CandidateDied
+        from conformance.isolation.proxy import CandidateDied
 
         try:
             data = self._data(item, call, report, subject)
@@ -182,7 +164,7 @@ class ReportPlugin:
         setattr(report, KEY, results.json_safe(data))
 
     def _data(self, item, call, report, subject) -> dict:
-        from . import plugin
+        from conformance import plugin
 
         impl = subject.impl
         d = {
@@ -211,14 +193,14 @@ class ReportPlugin:
 
     def _device(self, subject) -> str | None:
         """Where the candidate's arrays live: built once per implementation and process."""
-        from .isolation import CandidateDied
+        from conformance.isolation.proxy import CandidateDied
 
         key = subject.impl.name
         if key not in self.devices:
             self.devices[key] = None
             if not subject.impl.unavailable:
                 try:
-                    from .cases import Config
+                    from conformance.spec.cases import Config
 
                     inst = subject.impl.make(Config(2), subject.dtype)
                     self.devices[key] = str(getattr(inst.arrays, "device", None) or "cpu")
@@ -257,7 +239,7 @@ class ReportPlugin:
                 "failure": {"kind": "crash", "exception_type": "crash", "message": message}}
 
     def _record(self, report, data: dict) -> None:
-        from . import plugin
+        from conformance import plugin
 
         if "property_id" not in data:
             return
@@ -319,9 +301,9 @@ class ReportPlugin:
             self._write(final=True)
 
     def _diagnose(self) -> None:
-        from . import diagnosis
-        from .isolation import CandidateDied
-        from .plugin import load
+        from conformance import diagnosis
+        from conformance.isolation.proxy import CandidateDied
+        from conformance.plugin import load
 
         loaded = {}
         for sid in self.run.failing_subjects():
@@ -411,8 +393,8 @@ def failure_of(exc: BaseException, kind: str | None = None) -> dict:
     Hypothesis raises an ExceptionGroup when it found several distinct failures: the first
     Mismatch (else the first crash, else the first exception) is the one shown.
     """
-    from .adapter import CandidateError
-    from .assertions import Mismatch
+    from conformance.candidates.adapter import CandidateError
+    from conformance.spec.assertions import Mismatch
     leaves = list(_leaves(exc)) or [exc]
     chosen = (next((e for e in leaves if isinstance(e, Mismatch)), None)
               or next((e for e in leaves if isinstance(e, CandidateError)), None) or leaves[0])

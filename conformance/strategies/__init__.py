@@ -22,8 +22,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from . import dtypes, oracle  # dtypes: registers bfloat16 with NumPy
-from .cases import LAYOUTS, Call, Case, Config
+from conformance.spec import dtypes, oracle  # dtypes: registers bfloat16 with NumPy
+from conformance.spec.cases import LAYOUTS, Call, Case, Config
 
 _cached = functools.lru_cache(maxsize=None)  # arguments from a small, fixed set
 _bounded = functools.lru_cache(maxsize=4096)  # arguments that may be fresh objects (strategies built per example)

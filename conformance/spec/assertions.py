@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dtypes
+from conformance.spec import dtypes
 
 # --- bound usage: how much of its bound each comparison used --------------------------------
 

@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import dtypes, oracle, replay, tolerances
-from .cases import Call, Case, Config
-from .forms import HAS
+from conformance.spec import dtypes, oracle, tolerances
+from conformance.candidates import replay
+from conformance.spec.cases import Call, Case, Config
+from conformance.candidates.forms import HAS
 
 # --- the semantics a variant changes ---------------------------------------------------
 

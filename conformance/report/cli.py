@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import report_html, results
+from conformance.report import html as report_html, model as results
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,10 +38,10 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from . import report_html, results
-from .dtypes import CORE
-from .profiles import PROFILES
-from .registry import registered
+from conformance.report import html as report_html, model as results
+from conformance.spec.dtypes import CORE
+from conformance.strategies.profiles import PROFILES
+from conformance.candidates.registry import registered
 
 START, END = "<!-- matrix:start -->", "<!-- matrix:end -->"
 RUNS = "matrix-runs"

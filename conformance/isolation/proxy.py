@@ -39,8 +39,8 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from .adapter import CandidateError
-from .registry import ImplementationError, Implementation
+from conformance.candidates.adapter import CandidateError
+from conformance.candidates.registry import ImplementationError, Implementation
 
 START_TIMEOUT_S = 120.0  # importing a framework on a cold disk can take tens of seconds
 LOG_TAIL = 1500  # characters of the child's output quoted when it dies
@@ -118,7 +118,7 @@ class Worker:
             self.log_read = open(path, "rb", buffering=0)
             os.unlink(path)
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "conformance.worker", str(child.fileno())],
+                [sys.executable, "-m", "conformance.isolation.child", str(child.fileno())],
                 pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
                 start_new_session=True,  # Ctrl-C reaches the suite, which then ends the child
                 env=child_environment(),
@@ -346,7 +346,7 @@ class IsolatedImplementation(Implementation):
         return IsolatedInstance(self, config, dtype, default=False)
 
     def make_default(self, num_features, dtype):
-        from .cases import Config
+        from conformance.spec.cases import Config
 
         if "constructor" not in self.capabilities:
             raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")

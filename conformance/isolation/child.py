@@ -51,7 +51,7 @@ def builtin_base(cls: type) -> str:
 
 
 def describe(e: BaseException) -> dict:
-    from .adapter import CandidateError
+    from conformance.candidates.adapter import CandidateError
 
     chain, cause = [], e
     while cause is not None and len(chain) < 5:
@@ -113,7 +113,7 @@ class Server:
         self.reserve = None
 
     def hello(self, sys_path, spec, memory_limit):
-        from .registry import ImplementationError, resolve
+        from conformance.candidates.registry import ImplementationError, resolve
 
         sys.path[:] = sys_path
         try:

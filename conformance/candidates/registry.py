@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .adapter import (CandidateError, FunctionalInstance, Instance, NumpyArrays, NumpyInstance, PureInstance,
+from conformance.candidates.adapter import (CandidateError, FunctionalInstance, Instance, NumpyArrays, NumpyInstance, PureInstance,
                       TorchArrays, TorchInstance, candidate_raised, is_torch_module, raised)
-from .cases import Config
-from . import dtypes as dt
-from . import forms
-from .forms import FORMS
+from conformance.spec.cases import Config
+from conformance.spec import dtypes as dt
+from conformance.candidates import forms
+from conformance.candidates.forms import FORMS
 
 GROUP = "batchnorm_conformance.impls"
 DTYPES = dt.CORE

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import oracle
+from conformance.spec import oracle
 
 LAYOUTS = ("contiguous", "transposed", "strided")
 

@@ -1,0 +1,7 @@
+"""``python -m conformance.report``: see conformance/report/cli.py."""
+
+import sys
+
+from conformance.report.cli import main
+
+sys.exit(main())
