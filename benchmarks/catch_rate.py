@@ -36,8 +36,20 @@ sys.path.insert(0, str(ROOT))
 
 from conformance.report.model import write_text_atomic  # noqa: E402
 from tests.mutants import CATALOG, Mutant  # noqa: E402
-from tests.mutants.catches import (CATCH_KINDS, CI_EXAMPLES, NOT_RUN, PROFILE, RATES, SCHEMA, SEEDS,  # noqa: E402
-                                   PairRate, is_catch, load_rates, run_mutant, weak_report)
+from tests.mutants.catches import (  # noqa: E402
+    CATCH_KINDS,
+    CI_EXAMPLES,
+    NOT_RUN,
+    PROFILE,
+    RATES,
+    SCHEMA,
+    SEEDS,
+    PairRate,
+    is_catch,
+    load_rates,
+    run_mutant,
+    weak_report,
+)
 
 SUITE_PATHS = ["conformance", "tests/mutants", f":(exclude){RATES.relative_to(ROOT)}"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import speed  # noqa: E402 - benchmarks/ is not a package
+import speed
 
 if __name__ == "__main__":
     args = sys.argv[1:]

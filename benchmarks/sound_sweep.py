@@ -94,7 +94,8 @@ def table(runs: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--impl", action="append", metavar="NAME", help="sound-set names (default: all)")
-    ap.add_argument("--ci-seeds", type=int, default=10, metavar="N", help="ci profile under N seeds from --first-seed (0: skip)")
+    ap.add_argument("--ci-seeds", type=int, default=10, metavar="N",
+                    help="ci profile under N seeds from --first-seed (0: skip)")
     ap.add_argument("--thorough-seeds", type=int, default=2, metavar="N",
                     help="thorough profile under N seeds from --first-seed (0: skip)")
     ap.add_argument("--first-seed", type=int, default=1, metavar="S", help="seeds run from S (default 1)")

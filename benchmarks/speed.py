@@ -104,7 +104,8 @@ def run_pytest(args: list[str], extra: list[str], *, timeout: float) -> dict:
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # CI and a user's second run have bytecode caches (see the docstring)
         env.update(ENV)
         env["BN_SPEED_TIMING"] = str(timing)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(BENCH)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(BENCH)]
+                                            + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "--hypothesis-profile=ci", "-q",
                "-p", "no:cacheprovider", "-p", "_speed_timing", f"--conformance-report-dir={tmp}", *args, *extra]
         busy = wait_until_quiet()
@@ -126,7 +127,10 @@ def run_pytest(args: list[str], extra: list[str], *, timeout: float) -> dict:
             examples = sum((r.get("examples") or {}).get("tried", 0) for r in data.get("results", []))
             properties = len(data.get("results", []))
     first = marks.get("first_start")
-    since_first = (lambda key: marks[key] - first if first and marks.get(key) else None)
+
+    def since_first(key):
+        return marks[key] - first if first and marks.get(key) else None
+
     return {
         "args": args + extra, "exit": code, "wall_s": t1 - t0, "cpu_s": cpu1 - cpu0, "load_1min": load,
         "busy_before": busy,
@@ -134,7 +138,8 @@ def run_pytest(args: list[str], extra: list[str], *, timeout: float) -> dict:
         "first_failure_found_s": since_first("first_failure_found"), "first_failure_s": since_first("first_failure"),
         "first_failure_nodeid": marks.get("first_failure_nodeid"),
         "tests": properties, "examples": examples, "output_tail": tail,
-        "failed": [t["nodeid"] for m in [marks, *workers.values()] for t in m.get("tests", []) if t["outcome"] == "failed"],
+        "failed": [t["nodeid"] for m in [marks, *workers.values()] for t in m.get("tests", [])
+                   if t["outcome"] == "failed"],
         "workers": {w: {"startup_s": m["first_start"] - t0 if m.get("first_start") else None,
                         "busy_s": sum(t["duration"] for t in m["tests"]),
                         "finished_s": m["session_finish"] - t0 if m.get("session_finish") else None}
@@ -208,7 +213,8 @@ def section_ttff(mutants, extra, timeout, variants) -> dict:
     """Each mutant under each variant (name, extra pytest args), side by side."""
     print(f"\n== time to first failure: {len(mutants)} bundled mutants, whole suite, ci profile, -x ==")
     print("found: a failing example found; reported: the failing property reported (shrunk); from the first property")
-    head = "".join(f"{f'found {v}':>{max(9, len(v) + 7)}}{f'reported {v}':>{max(12, len(v) + 10)}}" for v, _ in variants)
+    head = "".join(f"{f'found {v}':>{max(9, len(v) + 7)}}{f'reported {v}':>{max(12, len(v) + 10)}}"
+                   for v, _ in variants)
     print(f"{'mutant':<40}{head}{'start s':>9}  first failing property ({variants[-1][0]})")
     runs = {v: [] for v, _ in variants}
     for m in mutants:
@@ -227,7 +233,8 @@ def section_ttff(mutants, extra, timeout, variants) -> dict:
         line = f"{stat:<40}"
         for v, _ in variants:
             sm = out.setdefault(v, {"summary": _ttff_summary(runs[v]), "runs": runs[v]})["summary"]
-            line += f"{sm[f'found_{stat}_s']:>{max(9, len(v) + 7)}.2f}{sm[f'reported_{stat}_s']:>{max(12, len(v) + 10)}.2f}"
+            line += (f"{sm[f'found_{stat}_s']:>{max(9, len(v) + 7)}.2f}"
+                     f"{sm[f'reported_{stat}_s']:>{max(12, len(v) + 10)}.2f}")
         print(line + "   from process start: " + ", ".join(
             f"{v} {out[v]['summary'][f'from_process_start_{stat}_s']:.2f}" for v, _ in variants))
     return out
@@ -280,7 +287,8 @@ def main(argv=None) -> int:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--impl", action="append", help="implementations for the wall section (default: numpy, torch, mine)")
+    ap.add_argument("--impl", action="append",
+                    help="implementations for the wall section (default: numpy, torch, mine)")
     ap.add_argument("--repeat", type=int, default=1, help="serial runs per implementation; the median is reported")
     ap.add_argument("--mutants", type=int, default=None, metavar="N", help="time N mutants, spread over the catalog "
                     "(default: all 45; 0 skips the section)")
@@ -308,7 +316,8 @@ def main(argv=None) -> int:
         ENV[name] = value
 
     out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": {
-        "cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
         "load_1min_at_start": os.getloadavg()[0]}, "versions": versions(), "git": git_state(),
         "pytest_extra_args": extra, "env": ENV, "targets": TARGETS}
     print(f"batchnorm-conformance speed, {out['date']}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
@@ -332,8 +341,10 @@ def main(argv=None) -> int:
     if not args.skip_speedup:
         out["speedup"] = section_speedup(args.speedup_impl or ["numpy"], args.dist or ["load"], args.workers, extra,
                                          args.timeout)
-        worst = min(max(r["speedup"] for r in out["speedup"] if r["impl"] == i) for i in {r["impl"] for r in out["speedup"]})
-        verdicts.append((f"-n {args.workers} speedup at least {TARGETS['speedup']}x (the best --dist per implementation)",
+        impls = {r["impl"] for r in out["speedup"]}
+        worst = min(max(r["speedup"] for r in out["speedup"] if r["impl"] == i) for i in impls)
+        verdicts.append((f"-n {args.workers} speedup at least {TARGETS['speedup']}x "
+                         "(the best --dist per implementation)",
                          ", ".join(f"{r['impl']} {r['dist']} {r['speedup']:.2f}x" for r in out["speedup"]),
                          worst >= TARGETS["speedup"]))
     out["machine"]["load_1min_at_end"] = os.getloadavg()[0]

@@ -4,3 +4,7 @@ Run it with ``pytest conformance --impl=NAME`` (or ``pytest --pyargs conformance
 """
 
 __version__ = "0.1.0"
+
+from conformance.candidates.errors import Unavailable
+
+__all__ = ["Unavailable", "__version__"]

@@ -1,15 +1,12 @@
 """A module built as factory(C): its defaults, observed through behaviour."""
 
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
 
-from conformance.candidates import replay
 from conformance import strategies as cst
+from conformance.candidates import replay
 from conformance.spec.assertions import assert_close, assert_equal, assert_running_stats_close
 from conformance.spec.cases import Call, Case, Config
-from conformance.candidates.forms import needs
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property, needs
 
 
 def default_case(data, dtype, training):
@@ -20,16 +17,14 @@ def default_case(data, dtype, training):
 
 
 @needs("constructor")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_a_fresh_module_is_in_training_mode(subject, data):
     C = data.draw(cst.num_features, label="num_features")
     assert subject.make_default(C).training is True, "a fresh module should be in training mode (.training is True)"
 
 
 @needs("constructor")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_a_fresh_module_normalises_with_eps_1e_5_and_identity_affine(subject, data):
     case = default_case(data, subject.dtype, training=True)
     inst = subject.make_default(case.config.num_features)
@@ -39,8 +34,7 @@ def test_a_fresh_module_normalises_with_eps_1e_5_and_identity_affine(subject, da
 
 
 @needs("constructor")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_a_fresh_module_updates_running_stats_with_momentum_0_1(subject, data):
     case = default_case(data, subject.dtype, training=True)
     inst = subject.make_default(case.config.num_features)
@@ -52,8 +46,7 @@ def test_a_fresh_module_updates_running_stats_with_momentum_0_1(subject, data):
 
 
 @needs("constructor")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_a_fresh_module_has_zero_mean_unit_variance_running_stats(subject, data):
     """In eval mode a fresh module outputs x / sqrt(1 + 1e-5)."""
     case = default_case(data, subject.dtype, training=False)

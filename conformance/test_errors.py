@@ -1,12 +1,10 @@
 """Inputs that must be refused, with the exception type torch raises."""
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import strategies as cst
-from conformance.candidates.forms import needs
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property, needs
 
 
 def raised(inst, x):
@@ -19,10 +17,9 @@ def raised(inst, x):
 
 
 @needs("rank_check")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_input_of_rank_other_than_2_or_3_raises_value_error(subject, data):
-    config = data.draw(cst.num_features.flatmap(cst.configs), label="config")
+    config = data.draw(cst.any_config(), label="config")
     C = config.num_features
     shape = data.draw(st.sampled_from([(C,), (2, C, 2, 2), (3, C, 1, 2)]), label="shape")
     training = data.draw(st.booleans(), label="training")
@@ -34,11 +31,10 @@ def test_input_of_rank_other_than_2_or_3_raises_value_error(subject, data):
         f"a {len(shape)}D input of shape {shape} was accepted; it should raise ValueError")
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_a_channel_count_other_than_num_features_raises(subject, data):
     """Whenever the module holds per-channel state (affine or running stats)."""
-    config = data.draw(cst.num_features.flatmap(cst.configs).filter(lambda c: c.affine or c.track_running_stats),
+    config = data.draw(cst.any_config().filter(lambda c: c.affine or c.track_running_stats),
                        label="config")
     C = config.num_features
     wrong = data.draw(st.integers(1, 6).filter(lambda k: k != C), label="channels given")
@@ -47,14 +43,14 @@ def test_a_channel_count_other_than_num_features_raises(subject, data):
     inst = subject.make(config)
     inst.train(training)
     e = raised(inst, np.ones(shape, subject.dtype))
-    assert e is not None, f"num_features={C} but an input of shape {shape} was accepted ({'train' if training else 'eval'})"
+    mode = "train" if training else "eval"
+    assert e is not None, f"num_features={C} but an input of shape {shape} was accepted ({mode})"
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_one_value_per_channel_raises_value_error_when_batch_statistics_are_used(subject, data):
     """m = N * L = 1 in training, or in eval without running stats."""
-    config = data.draw(cst.num_features.flatmap(cst.configs), label="config")
+    config = data.draw(cst.any_config(), label="config")
     training = data.draw(st.booleans() if not config.track_running_stats else st.just(True), label="training")
     C = config.num_features
     shape = data.draw(st.sampled_from([(1, C), (1, C, 1)]), label="shape")

@@ -1,28 +1,24 @@
 """Eval mode: normalise with the running stats, per sample, changing nothing."""
 
-import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.candidates import replay
 from conformance import strategies as cst
-from conformance.spec.assertions import assert_close, assert_equal
-from conformance.strategies.profiles import conformance_settings
+from conformance.candidates import replay
+from conformance.spec.assertions import assert_close, assert_state_equal
+from conformance.suite import conformance_property
 
-tracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(True)))
-untracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(False)))
+tracked = cst.any_config(track_running_stats=st.just(True))
+untracked = cst.any_config(track_running_stats=st.just(False))
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_eval_output_uses_the_running_stats(subject, data):
     case = data.draw(cst.cases(subject.dtype, config=tracked, training=False, min_m=1, large=True), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
     assert_close("eval output", seen.outputs[0], exp.outputs[0], exp.output_bounds[0], dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_eval_after_train_calls_uses_the_updated_running_stats(subject, data):
     case = data.draw(cst.sequences(subject.dtype, config=tracked, min_calls=2), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
@@ -31,8 +27,7 @@ def test_eval_after_train_calls_uses_the_updated_running_stats(subject, data):
                      dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_eval_output_does_not_depend_on_the_rest_of_the_batch(subject, data):
     """Each sample's eval output equals the output for that sample alone."""
     case = data.draw(cst.cases(subject.dtype, config=tracked, training=False).filter(lambda c: c.x.shape[0] >= 2),
@@ -44,24 +39,16 @@ def test_eval_output_does_not_depend_on_the_rest_of_the_batch(subject, data):
                      2 * exp.output_bounds[0], dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_eval_changes_no_state(subject, data):
     case = data.draw(cst.sequences(subject.dtype, modes=st.just(False)), label="case")
     seen = replay.run_candidate(subject, case)
     before = case.initial_state()
     for i, after in enumerate(seen.states, 1):
-        for k in ("weight", "bias", "running_mean", "running_var"):
-            b, a = getattr(before, k), getattr(after, k)
-            assert (a is None) == (b is None), f"{k} after eval call {i}: existence changed ({b!r} -> {a!r})"
-            if b is not None:
-                assert np.array_equal(a, b, equal_nan=True), (
-                    f"{k} changed in eval call {i}: before {b!r}, after {a!r}")
-        assert_equal(f"num_batches_tracked after eval call {i}", after.num_batches_tracked, before.num_batches_tracked)
+        assert_state_equal(f"after eval call {i} vs before the calls", after, before)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_eval_without_tracking_uses_batch_statistics(subject, data):
     case = data.draw(cst.cases(subject.dtype, config=untracked, training=False, large=True), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)

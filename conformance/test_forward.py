@@ -1,28 +1,25 @@
 """Training-mode output: the normalisation itself."""
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.spec import oracle, tolerances
-from conformance.candidates import replay
 from conformance import strategies as cst
+from conformance.candidates import replay
+from conformance.spec import oracle, tolerances
 from conformance.spec.assertions import assert_close
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property
 
-identity_affine = cst.num_features.flatmap(lambda C: cst.configs(C, affine=st.just(False)))
+identity_affine = cst.any_config(affine=st.just(False))
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_output_matches_the_oracle(subject, data):
     case = data.draw(cst.cases(subject.dtype, large=True), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
     assert_close("train output", seen.outputs[0], exp.outputs[0], exp.output_bounds[0], dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_output_has_zero_mean_per_channel(subject, data):
     case = data.draw(cst.cases(subject.dtype, config=identity_affine, large=True), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
@@ -31,8 +28,7 @@ def test_train_output_has_zero_mean_per_channel(subject, data):
                  dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_output_has_biased_variance_var_over_var_plus_eps(subject, data):
     case = data.draw(cst.cases(subject.dtype, config=identity_affine, large=True), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
@@ -43,11 +39,9 @@ def test_train_output_has_biased_variance_var_over_var_plus_eps(subject, data):
                  dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_affine_output_is_weight_times_normalised_plus_bias(subject, data):
-    case = data.draw(cst.cases(subject.dtype, config=cst.num_features.flatmap(lambda C: cst.configs(C, affine=st.just(True)))),
-                     label="case")
+    case = data.draw(cst.cases(subject.dtype, config=cst.any_config(affine=st.just(True))), label="case")
     identity = case.replace(affine=False)
     y_affine = replay.run_candidate(subject, case).outputs[0]
     y_plain = replay.run_candidate(subject, identity).outputs[0]

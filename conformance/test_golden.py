@@ -5,20 +5,19 @@ import json
 from importlib.resources import files
 
 import numpy as np
-from hypothesis import example, given
+from hypothesis import example
 from hypothesis import strategies as st
 
 from conformance.candidates import replay
 from conformance.spec.assertions import assert_close, assert_running_stats_close
 from conformance.spec.cases import Call, Case, Config
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property
 
 EXAMPLES = json.loads(files("conformance").joinpath("data/tutorial_examples.json").read_text())["examples"]
 BY_NAME = {e["name"]: e for e in EXAMPLES}
 
 
-@conformance_settings
-@given(name=st.sampled_from(sorted(BY_NAME)))
+@conformance_property(name=st.sampled_from(sorted(BY_NAME)))
 @example(name="2d_3x2")
 @example(name="3d_2x4x2")
 def test_the_tutorial_worked_examples(subject, name):

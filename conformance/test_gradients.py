@@ -1,17 +1,14 @@
 """Gradients: the backward pass against its closed form, its invariants and finite differences."""
 
 import numpy as np
-import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.spec import oracle, tolerances
 from conformance import strategies as cst
+from conformance.spec import oracle, tolerances
 from conformance.spec.assertions import assert_close
-from conformance.candidates.forms import needs
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import NotApplicable, conformance_property, needs
 
-tracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(True)))
+tracked = cst.any_config(track_running_stats=st.just(True))
 
 
 def prepared(subject, case):
@@ -19,7 +16,7 @@ def prepared(subject, case):
     inst = subject.make(case.config)
     reason = inst.can_backward()
     if reason:
-        pytest.skip(f"not applicable: {reason}")
+        raise NotApplicable(reason)
     inst.set_state(case.initial_state())
     inst.train(case.call.training)
     return inst
@@ -49,8 +46,7 @@ def check_gradients(subject, got, want, bounds, mode):
 
 
 @needs("backward")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_gradients_match_the_closed_form(subject, data):
     case = data.draw(cst.cases(subject.dtype, values=cst.ordinary_inputs), label="case")
     g = data.draw(grad_outputs(case), label="grad_output")
@@ -60,8 +56,7 @@ def test_train_gradients_match_the_closed_form(subject, data):
 
 
 @needs("backward")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_input_gradient_sums_to_zero_per_channel(subject, data):
     case = data.draw(cst.cases(subject.dtype, values=cst.ordinary_inputs), label="case")
     g = data.draw(grad_outputs(case), label="grad_output")
@@ -74,8 +69,7 @@ def test_train_input_gradient_sums_to_zero_per_channel(subject, data):
 
 
 @needs("backward")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_input_gradient_ignores_a_per_channel_constant_added_to_grad_output(subject, data):
     case = data.draw(cst.cases(subject.dtype, values=cst.ordinary_inputs), label="case")
     g = data.draw(grad_outputs(case), label="grad_output")
@@ -89,10 +83,9 @@ def test_train_input_gradient_ignores_a_per_channel_constant_added_to_grad_outpu
 
 
 @needs("backward")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_input_gradient_does_not_depend_on_the_bias(subject, data):
-    affine = cst.num_features.flatmap(lambda C: cst.configs(C, affine=st.just(True)))
+    affine = cst.any_config(affine=st.just(True))
     case = data.draw(cst.cases(subject.dtype, config=affine, values=cst.ordinary_inputs), label="case")
     g = data.draw(grad_outputs(case), label="grad_output")
     other = data.draw(cst.states(case.config, subject.dtype), label="other bias").bias
@@ -105,8 +98,7 @@ def test_train_input_gradient_does_not_depend_on_the_bias(subject, data):
 
 
 @needs("backward")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_eval_gradients_use_the_running_stats_and_reach_no_buffer(subject, data):
     """d input = g * weight / sqrt(running_var + eps); running_mean and running_var get no gradient."""
     case = data.draw(cst.cases(subject.dtype, config=tracked, training=False, values=cst.ordinary_inputs, min_m=1),
@@ -119,13 +111,12 @@ def test_eval_gradients_use_the_running_stats_and_reach_no_buffer(subject, data)
 
 
 @needs("backward")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_input_gradient_matches_finite_differences_in_float64(subject, data):
     """<grad_input, v> equals the central difference of sum(g * y) along v, for the candidate's own forward."""
     if subject.dtype != "float64":
-        pytest.skip("not applicable: finite differences are checked in float64")
-    wide_eps = cst.num_features.flatmap(lambda C: cst.configs(C, eps=st.floats(1e-3, 1.0)))
+        raise NotApplicable("finite differences are checked in float64")
+    wide_eps = cst.any_config(eps=st.floats(1e-3, 1.0))
     case = data.draw(cst.cases(subject.dtype, config=wide_eps, values=cst.ordinary_inputs), label="case")
     g = data.draw(grad_outputs(case), label="grad_output")
     v = data.draw(cst.ordinary_inputs(subject.dtype, case.x.shape), label="direction") / 4.0

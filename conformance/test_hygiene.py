@@ -1,17 +1,14 @@
 """What a call must not do: modify its input, change dtypes, produce non-finite output from finite input."""
 
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
 
-from conformance.candidates import replay
 from conformance import strategies as cst
+from conformance.candidates import replay
 from conformance.spec.assertions import assert_close
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_the_input_is_never_modified(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")
     for i, call, inst, _ in replay.play(subject, case):
@@ -19,8 +16,7 @@ def test_the_input_is_never_modified(subject, data):
             f"call {i} ({'train' if call.training else 'eval'}, layout {call.layout}) modified its input array")
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_the_output_has_the_input_shape_and_dtype(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")
     seen = replay.run_candidate(subject, case)
@@ -29,8 +25,7 @@ def test_the_output_has_the_input_shape_and_dtype(subject, data):
         assert y.dtype == call.x.dtype, f"call {i}: output dtype {y.dtype}, input dtype {call.x.dtype}"
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_the_state_keeps_the_module_dtype(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")
     seen = replay.run_candidate(subject, case)
@@ -42,14 +37,14 @@ def test_the_state_keeps_the_module_dtype(subject, data):
 constant_channel = cst.profiles_of("constant")
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_constant_channels_give_finite_output_equal_to_the_bias(subject, data):
     values = lambda dtype, shape: cst.inputs(dtype, shape, profiles=constant_channel)  # noqa: E731
     case = data.draw(cst.cases(subject.dtype, values=values, large=True), label="case")
     seen, exp = replay.run_candidate(subject, case), replay.run_oracle(case)
     y = seen.outputs[0]
     bad = np.argwhere(~np.isfinite(y))
-    assert bad.size == 0, f"non-finite output {y[tuple(bad[0])]!r} at {tuple(int(i) for i in bad[0])} for constant channels"
+    assert bad.size == 0, (f"non-finite output {y[tuple(bad[0])]!r} at {tuple(int(i) for i in bad[0])} "
+                           "for constant channels")
     assert_close("train output for constant channels (the bias)", y, exp.outputs[0], exp.output_bounds[0],
                  dtype=subject.dtype)

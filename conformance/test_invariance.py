@@ -2,16 +2,15 @@
 permutation and channel independence, in training mode."""
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance.spec import oracle
-from conformance.candidates import replay
 from conformance import strategies as cst
+from conformance.candidates import replay
+from conformance.spec import oracle
 from conformance.spec.assertions import assert_close, assert_running_stats_close
 from conformance.spec.cases import Call
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property
 
 train_grid_cases = lambda dtype, **kw: cst.cases(dtype, values=cst.grid_inputs, **kw)  # noqa: E731
 
@@ -28,20 +27,19 @@ def sum_bounds(a: replay.Bounds, b: replay.Bounds) -> replay.Bounds:
     return replay.Bounds(a.running_mean + b.running_mean, a.running_var + b.running_var)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_train_output_is_invariant_to_a_per_channel_shift(subject, data):
     case = data.draw(train_grid_cases(subject.dtype), label="case")
     C = case.config.num_features
-    shift = data.draw(hnp.arrays(np.float64, C, elements=st.integers(-4096, 4096).map(lambda k: k / 256)), label="shift")
+    shifts = st.integers(-4096, 4096).map(lambda k: k / 256)
+    shift = data.draw(hnp.arrays(np.float64, C, elements=shifts), label="shift")
     shifted = (case.x.astype(np.float64) + oracle.per_channel(shift, case.x.ndim)).astype(case.dtype)  # exact
     y, by = output_and_bound(subject, case)
     y2, by2 = output_and_bound(subject, with_input(case, shifted))
     assert_close("train output of x + shift vs of x", y2, y, by + by2, dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_scaling_the_input_by_s_equals_scaling_eps_by_one_over_s_squared(subject, data):
     """BN(s * x; eps) == BN(x; eps / s**2) for s > 0: positive-scale invariance with eps accounted for."""
     case = data.draw(train_grid_cases(subject.dtype), label="case")
@@ -53,8 +51,7 @@ def test_scaling_the_input_by_s_equals_scaling_eps_by_one_over_s_squared(subject
     assert_close(f"train output of {s} * x vs of x with eps / {s**2}", y, y2, by + by2, dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_negating_the_input_reflects_the_output_about_the_bias(subject, data):
     """BN(-x) == 2 * bias - BN(x): the normalised value changes sign."""
     case = data.draw(cst.cases(subject.dtype), label="case")
@@ -66,8 +63,7 @@ def test_negating_the_input_reflects_the_output_about_the_bias(subject, data):
     assert_close("train output of -x vs 2 * bias - output of x", y2, expected, by + by2, dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_permuting_samples_permutes_the_output_and_keeps_the_running_stats(subject, data):
     case = data.draw(cst.cases(subject.dtype).filter(lambda c: c.x.shape[0] >= 2), label="case")
     perm = np.array(data.draw(st.permutations(range(case.x.shape[0])), label="permutation"))
@@ -79,8 +75,7 @@ def test_permuting_samples_permutes_the_output_and_keeps_the_running_stats(subje
                                sum_bounds(exp.state_bounds[0], exp_p.state_bounds[0]), dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_permuting_positions_permutes_the_output_and_keeps_the_running_stats(subject, data):
     case = data.draw(cst.cases(subject.dtype, ndims=(3,)).filter(lambda c: c.x.shape[2] >= 2), label="case")
     perm = np.array(data.draw(st.permutations(range(case.x.shape[2])), label="permutation"))
@@ -93,8 +88,7 @@ def test_permuting_positions_permutes_the_output_and_keeps_the_running_stats(sub
                                sum_bounds(exp.state_bounds[0], exp_p.state_bounds[0]), dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_channels_are_independent(subject, data):
     """Changing one channel, even to NaN, leaves every other channel's output and running stats as they were."""
     case = data.draw(cst.cases(subject.dtype).filter(lambda c: c.config.num_features >= 2), label="case")

@@ -1,14 +1,12 @@
 """Which values pool into one channel's statistics: N and L together."""
 
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
 
-from conformance.candidates import replay
 from conformance import strategies as cst
+from conformance.candidates import replay
 from conformance.spec.assertions import assert_close, assert_running_stats_close
 from conformance.spec.cases import Call
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property
 
 
 def as_rows(x: np.ndarray) -> np.ndarray:
@@ -16,8 +14,7 @@ def as_rows(x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_statistics_pool_batch_and_length_together(subject, data):
     """(N, C, L) gives what the 2D computation gives on (N * L, C) after moving C last,
     in the output and in the running stats. Normalising each (channel, position)

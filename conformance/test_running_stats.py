@@ -1,18 +1,16 @@
 """Running statistics: updated on train calls with tracking, with the unbiased variance."""
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.candidates import replay
 from conformance import strategies as cst
+from conformance.candidates import replay
 from conformance.spec.assertions import assert_absent, assert_close, assert_equal, assert_running_stats_close
-from conformance.candidates.forms import needs
-from conformance.strategies.profiles import conformance_settings
+from conformance.suite import conformance_property, needs
 
 
 def tracked(momentum=cst.momenta):
-    return cst.num_features.flatmap(lambda C: cst.configs(C, momentum=momentum, track_running_stats=st.just(True)))
+    return cst.any_config(momentum=momentum, track_running_stats=st.just(True))
 
 
 def check_states(subject, case):
@@ -22,23 +20,20 @@ def check_states(subject, case):
     return seen, exp
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_running_stats_after_one_train_step_match_the_closed_form(subject, data):
     """(1 - f) * running + f * batch stat, with the unbiased variance m / (m - 1) * var stored."""
     check_states(subject, data.draw(cst.cases(subject.dtype, config=tracked(), large=True), label="case"))
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_running_stats_after_k_train_steps_match_the_closed_form(subject, data):
     case = data.draw(cst.sequences(subject.dtype, config=tracked(), min_calls=2, modes=st.just(True)), label="case")
     check_states(subject, case)
 
 
 @needs("counter")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_momentum_none_is_the_cumulative_average(subject, data):
     """From a fresh counter, momentum=None weighs every batch equally, whatever its size."""
     case = data.draw(cst.sequences(subject.dtype, config=tracked(momentum=st.none()), modes=st.just(True),
@@ -55,8 +50,7 @@ def test_momentum_none_is_the_cumulative_average(subject, data):
                  np.mean(variances, axis=0), bound.running_var, dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_momentum_zero_freezes_the_running_stats(subject, data):
     """momentum=0 keeps the running stats as they were (and is not momentum=None)."""
     case = data.draw(cst.sequences(subject.dtype, config=tracked(momentum=st.just(0.0)), modes=st.just(True)),
@@ -66,8 +60,7 @@ def test_momentum_zero_freezes_the_running_stats(subject, data):
                                case.initial_state(), replay.Bounds(0.0, 0.0), dtype=subject.dtype)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_momentum_one_stores_the_last_batch_statistics(subject, data):
     """momentum=1: running_mean is the last batch mean, running_var its unbiased variance."""
     case = data.draw(cst.sequences(subject.dtype, config=tracked(momentum=st.just(1.0)), modes=st.just(True)),
@@ -81,8 +74,7 @@ def test_momentum_one_stores_the_last_batch_statistics(subject, data):
 
 
 @needs("counter")
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_num_batches_tracked_counts_train_calls_only(subject, data):
     case = data.draw(cst.sequences(subject.dtype, config=tracked()), label="case")
     seen = replay.run_candidate(subject, case)
@@ -93,10 +85,9 @@ def test_num_batches_tracked_counts_train_calls_only(subject, data):
                      state.num_batches_tracked, count)
 
 
-@conformance_settings
-@given(data=st.data())
+@conformance_property
 def test_without_tracking_there_are_no_running_stats(subject, data):
-    untracked = cst.num_features.flatmap(lambda C: cst.configs(C, track_running_stats=st.just(False)))
+    untracked = cst.any_config(track_running_stats=st.just(False))
     case = data.draw(cst.sequences(subject.dtype, config=untracked), label="case")
     inst = subject.make(case.config)
     for i, state in enumerate([inst.get_state()] + replay.run_candidate(subject, case).states):

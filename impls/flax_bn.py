@@ -38,7 +38,6 @@ import numpy as np
 
 from conformance.impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
 
-
 CLEAR_CACHES_EVERY = 25  # instances
 _built = [0]
 

@@ -27,7 +27,7 @@ import importlib
 
 import numpy as np
 
-from conformance.candidates.registry import Unavailable
+from conformance.candidates.errors import Unavailable
 
 STATS = ("running_mean", "running_var")
 

@@ -7,7 +7,7 @@ import numpy as np
 from conformance.spec import oracle
 
 
-class reference:  # noqa: N801 - registered as an object with init and apply
+class reference:
     @staticmethod
     def init(num_features, *, affine=True, track_running_stats=True, dtype=np.float32):
         fresh = oracle.State.fresh(num_features, affine=affine, track_running_stats=track_running_stats)

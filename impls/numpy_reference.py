@@ -52,7 +52,8 @@ class BatchNorm1d:
     def backward(self, grad_output: np.ndarray):
         """Gradients of sum(grad_output * y) for the last call: (grad_input, grad_weight, grad_bias)."""
         x, out = self._saved
-        grads = oracle.backward(x, grad_output, out.mean, out.var, self.eps, self.weight, batch_stats=out.used_batch_stats)
+        grads = oracle.backward(x, grad_output, out.mean, out.var, self.eps, self.weight,
+                                batch_stats=out.used_batch_stats)
         cast = lambda g: g.astype(self.dtype)  # noqa: E731
         return cast(grads.input), *((cast(grads.weight), cast(grads.bias)) if self.affine else (None, None))
 

@@ -31,7 +31,7 @@ import functools
 
 import numpy as np
 
-from conformance.candidates.registry import Unavailable
+from conformance.candidates.errors import Unavailable
 from conformance.impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
 
 OPSET = 15
@@ -81,7 +81,7 @@ def _check_training_mode(dtype_name: str) -> None:
     try:
         feeds = {n: np.ones((2, 1) if n == "X" else 1, dtype_name) for n in INPUTS}
         session(dtype_name, training=True).run(None, feeds)
-    except Exception as e:  # noqa: BLE001 - whatever this build says
+    except Exception as e:
         raise Unavailable(f"onnxruntime {ort.__version__} cannot run BatchNormalization with training_mode=1 "
                           f"on the CPU ({type(e).__name__}: {e}); this adapter needs it for train calls") from e
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from conformance.candidates.errors import Unavailable
 from conformance.spec.dtypes import ALL
-from conformance.candidates.registry import Unavailable
 
 
 def make(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):

@@ -14,10 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance.report import html as report_html, model as results
-from conformance.spec.assertions import (Mismatch, assert_close, assert_running_stats_close, assert_state_close,
-                                    bound_usage, reset_bound_usage)
+from conformance.report import html as report_html
+from conformance.report import model as results
 from conformance.report.model import Failure, PropertyResult, Run
+from conformance.spec.assertions import (
+    Mismatch,
+    assert_close,
+    assert_running_stats_close,
+    assert_state_close,
+    bound_usage,
+    reset_bound_usage,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

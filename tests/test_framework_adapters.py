@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conformance.candidates import registry
-from conformance.spec.cases import Config
-from conformance.candidates.registry import Unavailable
+from conformance.candidates.errors import Unavailable
 from conformance.impls import flax_bn, keras_bn, onnxruntime_bn
 from conformance.impls.framework_shell import decay
+from conformance.spec.cases import Config
 
 torch = pytest.importorskip("torch")
 
@@ -54,7 +54,8 @@ def test_a_missing_framework_makes_the_factory_unavailable_with_the_extra_to_ins
     factory, modules, extra = ADAPTERS[name]
     monkeypatch.setenv("JAX_ENABLE_X64", "1")  # flax_bn sets it when absent: keep the session's environment
     monkeypatch.setitem(sys.modules, modules[0], None)  # `import X` now fails as if X were not installed
-    with pytest.raises(Unavailable, match=rf"^{extra} is not installed: pip install 'batchnorm-conformance\[{extra}\]'"):
+    installs = rf"pip install 'batchnorm-conformance\[{extra}\]'"
+    with pytest.raises(Unavailable, match=rf"^{extra} is not installed: {installs}"):
         factory(2, dtype=np.float32)
     impl = registry.resolve(name)  # the registry turns it into a skip reason, not an error
     assert impl.unavailable.startswith(f"{extra} is not installed"), impl

@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from conformance.isolation import proxy as isolation
+from conformance.candidates.errors import CandidateDied
+from conformance.isolation import channel, proxy
 from conformance.spec.cases import Config
-
 from tests.conftest import CANDIDATES
 
 X = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
@@ -33,28 +33,28 @@ FRESH_EVAL = X / np.sqrt(1.0 + 1e-5)  # a fresh module in eval mode: running mea
 ])
 def test_the_suite_spins_only_where_each_test_process_and_its_candidate_have_a_core(monkeypatch, cores, workers,
                                                                                     spins):
-    monkeypatch.setattr(isolation.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(channel.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
     if workers is None:
         monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
     else:
         monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", workers)
-    assert isolation.spin_seconds() == (isolation.SPIN_S if spins else 0.0)
+    assert channel.spin_seconds() == (channel.SPIN_S if spins else 0.0)
 
 
 @pytest.fixture
 def load(monkeypatch):
-    """``load(factory, timeout)``: hostile.py's factory in a spinning worker, whose calls to
-    ``_ready_soon`` (True: the reply came within the spin) are recorded in ``worker.spun``."""
-    monkeypatch.setattr(isolation, "spin_seconds", lambda: isolation.SPIN_S)
+    """``load(factory, timeout)``: hostile.py's factory in a spinning child, whose calls to
+    ``_ready_soon`` (True: the reply came within the spin) are recorded in ``channel.spun``."""
+    monkeypatch.setattr(channel, "spin_seconds", lambda: channel.SPIN_S)
     loaded = []
 
     def load(factory: str, timeout: float = 10.0):
-        impl = isolation.resolve(f"{CANDIDATES / 'hostile.py'}:{factory}", isolation.Limits(call_timeout=timeout))
-        worker, ready_soon = impl.worker, impl.worker._ready_soon
+        impl = proxy.resolve(f"{CANDIDATES / 'hostile.py'}:{factory}", proxy.Limits(call_timeout=timeout))
+        worker, ready_soon = impl.channel, impl.channel._ready_soon
         worker.spun = []
         worker._ready_soon = lambda: worker.spun.append(ready_soon()) or worker.spun[-1]
         loaded.append(worker)
-        assert worker.spin == isolation.SPIN_S
+        assert worker.spin == channel.SPIN_S
         return impl
 
     yield load
@@ -67,26 +67,26 @@ def test_a_reply_already_there_is_read_without_sleeping(load):
     inst.eval()
     inst.ensure()
     pending = inst.play_later([(False, X, "contiguous")])
-    assert select.select([inst.impl.worker.conn], [], [], 60)[0], "no reply within a minute"  # there, unread
+    assert select.select([inst.impl.channel.conn], [], [], 60)[0], "no reply within a minute"  # there, unread
     [(y, _)] = pending.result()
     np.testing.assert_allclose(y, FRESH_EVAL, rtol=1e-12)
-    assert inst.impl.worker.spun[-1] is True
+    assert inst.impl.channel.spun[-1] is True
 
 
 def test_a_reply_after_the_spin_is_read_by_the_sleeping_poll(load):
     inst = load("slow_but_correct").make(Config(3), "float64")
     inst.eval()
     np.testing.assert_allclose(inst.forward(X), FRESH_EVAL, rtol=1e-12)  # 0.25 s: far beyond SPIN_S
-    assert inst.impl.worker.spun[-1] is False
+    assert inst.impl.channel.spun[-1] is False
 
 
 def test_a_hang_is_still_killed_at_the_call_timeout(load):
     inst = load("hang", timeout=1.0).make(Config(3), "float64")
     inst.eval()
     started = time.perf_counter()
-    with pytest.raises(isolation.CandidateDied, match=r"did not return within 1 s \(a hang\?\); its process was killed"
+    with pytest.raises(CandidateDied, match=r"did not return within 1 s \(a hang\?\); its process was killed"
                                                       r", while constructing it as BatchNorm1d\(3.*, then setting the "
                                                       r"mode, then calling it on a float64 input of shape \(4, 3\)"):
         inst.forward(X)
     assert 1.0 <= time.perf_counter() - started < 10.0
-    assert inst.impl.worker.spun == [False]
+    assert inst.impl.channel.spun == [False]

@@ -1,4 +1,4 @@
-"""``python -m conformance.matrix``: the table from results, the README markers, usage errors,
+"""``python -m conformance.report matrix``: the table from results, the README markers, usage errors,
 and one real run (numpy, a few examples; torch-cuda skipped where there is no GPU).
 """
 
@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.report import matrix, model as results
-from conformance.report.model import Diagnosis, Implementation, PropertyResult, Run
+from conformance.report import matrix
+from conformance.report import model as results
+from conformance.report.model import Diagnosis, ImplementationInfo, PropertyResult, Run
 
 
 def result(subject, property_id, outcome, reason=None):
@@ -18,7 +19,7 @@ def result(subject, property_id, outcome, reason=None):
 def fake_run() -> Run:
     run = Run(status="complete", environment={"packages": {"torch": "2.13.0", "numpy": "2.4.6"}, "python": "3.11.7",
                                               "max_examples": 100, "derandomize": True})
-    run.implementations["fw"] = Implementation("fw", "fw", "impls.fw:make", "numpy", ["float32", "float64"])
+    run.implementations["fw"] = ImplementationInfo("fw", "fw", "impls.fw:make", "numpy", ["float32", "float64"])
     run.results += [result("fw-float32", "a", "passed"), result("fw-float32", "b", "failed"),
                     result("fw-float32", "c", "not_applicable", "not applicable: no counter"),
                     result("fw-float64", "a", "failed"), result("fw-float64", "b", "failed")]
@@ -47,14 +48,15 @@ def test_deviations_are_named_with_the_dtypes_where_they_were_seen():
 def test_the_table_has_a_row_per_implementation_with_its_version_and_unavailable_ones_say_why():
     ok = {"name": "fw", "run": fake_run(), "error": None}
     missing = Run(status="complete")
-    missing.implementations["gone"] = Implementation("gone", unavailable="gone is not installed: pip install x")
+    missing.implementations["gone"] = ImplementationInfo("gone", unavailable="gone is not installed: pip install x")
     missing.results.append(result("gone-float32", "a", "skipped", "gone is not installed"))
     broken = {"name": "bad", "run": None, "error": "the run produced no results (exit 4): ERROR: --impl=bad"}
     table = matrix.markdown([ok, {"name": "gone", "run": missing, "error": None}, broken],
                             {"fw": "fw 1.2.3"}, "ci")
     lines = table.splitlines()
-    assert lines[0].startswith("Produced by `python -m conformance.matrix` on ")
-    assert "profile `ci` (100 examples per property, derandomized); Python 3.11.7, torch 2.13.0, numpy 2.4.6" in lines[0]
+    assert lines[0].startswith("Produced by `python -m conformance.report matrix` on ")
+    assert ("profile `ci` (100 examples per property, derandomized); Python 3.11.7, torch 2.13.0, numpy 2.4.6"
+            in lines[0])
     assert "| `fw` | fw 1.2.3 | 1 deviation | 2 deviations | `biased_running_var`, `computes_in_float32` (float64) |" \
         in lines
     assert "| `gone` |  | skipped | skipped | not run: gone is not installed: pip install x |" in lines
@@ -86,14 +88,21 @@ def test_a_readme_without_markers_is_a_usage_error(tmp_path, capsys):
     assert "has no <!-- matrix:start --> ... <!-- matrix:end --> markers" in capsys.readouterr().err
 
 
+def framework(name: str) -> str:
+    """What a run records of a registered implementation's version (the matrix's version column)."""
+    from conformance.candidates.registry import resolve
+
+    return resolve(name).framework
+
+
 def test_the_version_column_names_what_an_implementation_runs():
     from importlib.metadata import version
 
-    assert matrix.framework("numpy") == f"batchnorm-conformance {version('batchnorm-conformance')}"
+    assert framework("numpy") == f"batchnorm-conformance {version('batchnorm-conformance')}"
     pytest.importorskip("torch")
-    assert matrix.framework("torch-functional") == f"torch {version('torch')}"
+    assert framework("torch-functional") == f"torch {version('torch')}"
     pytest.importorskip("onnxruntime")
-    assert matrix.framework("onnxruntime").startswith(f"onnxruntime {version('onnxruntime')} (CPU), onnx ")
+    assert framework("onnxruntime").startswith(f"onnxruntime {version('onnxruntime')} (CPU), onnx ")
 
 
 def test_a_real_run_writes_the_matrix_and_the_readme(tmp_path, monkeypatch, capsys):

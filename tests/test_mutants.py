@@ -23,8 +23,18 @@ import pytest
 from conformance.candidates.registry import resolve
 from conformance.report.model import Failure, PropertyResult
 from tests.mutants import CATALOG, Mutant
-from tests.mutants.catches import (CI_EXAMPLES, RATES, REGENERATE, SEEDS, is_catch, load_rates, pair_rates, run_mutant,
-                                   seen, weak_report)
+from tests.mutants.catches import (
+    CI_EXAMPLES,
+    RATES,
+    REGENERATE,
+    SEEDS,
+    is_catch,
+    load_rates,
+    pair_rates,
+    run_mutant,
+    seen,
+    weak_report,
+)
 from tests.suite_runs import collected_property_ids
 
 pytestmark = pytest.mark.slow

@@ -112,7 +112,8 @@ def test_the_reproduce_line_keeps_a_hyphenated_profile_name(buggy, pytester, run
         settings.register_profile("my-profile", parent=settings.get_profile("dev"),
                                   phases=[Phase.explicit, Phase.generate, Phase.shrink])
     """)
-    result = run_conformance("conformance", f"--impl={buggy}", "-p", "hyphen_profile", "--hypothesis-profile=my-profile",
+    result = run_conformance("conformance", f"--impl={buggy}", "-p", "hyphen_profile",
+                             "--hypothesis-profile=my-profile",
                              "-k", f"{PROPERTY} and float32")
     assert result.ret == FAILED, result.text
     assert "--hypothesis-profile=my-profile" in shlex.split(reproduce_lines(result.text, report_section)[0])
@@ -134,7 +135,8 @@ def test_a_listed_property_that_fails_is_a_known_deviation(buggy, fast, pytester
     assert result.ret == OK, result.text
     result.assert_outcomes(passed=2, xfailed=2)
     xfails = [line for line in result.stdout.lines if line.startswith("XFAIL")]
-    assert len(xfails) == 2 and all("known deviation: normalises with the unbiased variance" in x for x in xfails), xfails
+    reason = "known deviation: normalises with the unbiased variance"
+    assert len(xfails) == 2 and all(reason in x for x in xfails), xfails
     summary = report_section(result.text, "batchnorm conformance")
     assert summary.count(f"    known deviation: {PROPERTY}") == 2, summary
 

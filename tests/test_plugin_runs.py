@@ -127,7 +127,8 @@ def test_a_bad_conformance_impl_ini_value_is_a_usage_error_also_with_q(pytester,
 def run_beside_numpy_and_expect_skips(run_conformance, spec: str, reason: str):
     """``spec`` and numpy on one property: numpy's subjects pass and ``spec``'s are skipped, with
     ``reason``; the run passes (exit 0), as it does when every test is skipped."""
-    result = run_conformance("conformance", f"--impl={spec}", "--impl=numpy", *ONE_PROPERTY, "--max-examples", "3", "-rs")
+    result = run_conformance("conformance", f"--impl={spec}", "--impl=numpy", *ONE_PROPERTY, "--max-examples", "3",
+                             "-rs")
     assert result.ret == OK, result.text
     result.assert_outcomes(passed=2, skipped=2)
     skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
@@ -150,7 +151,7 @@ def test_torch_cuda_without_cuda_is_skipped_with_the_reason(run_conformance, rep
 def test_a_pure_form_that_is_unavailable_here_is_skipped_with_the_reason(pytester, run_conformance):
     """Its init raises Unavailable: probed when --impl is resolved, as a factory is."""
     pytester.makepyfile(pure_unavailable="""
-        from conformance.candidates.registry import Unavailable
+        from conformance.candidates.errors import Unavailable
 
         class make:
             @staticmethod

@@ -4,6 +4,7 @@ rendering passing, failing and crashing results, and escaping of everything a ca
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import subprocess
@@ -13,9 +14,10 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from conformance.report import html as report_html, model as results
+from conformance.report import html as report_html
+from conformance.report import model as results
+from conformance.report.model import Diagnosis, Failure, ImplementationInfo, PropertyResult, Run
 from conformance.spec.assertions import Mismatch, assert_close
-from conformance.report.model import Diagnosis, Failure, Implementation, PropertyResult, Run
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=\"alert(1)\"> & </pre></details><!--"
 
@@ -58,7 +60,7 @@ def mismatch(shape=(2, 3, 4), bad=((1, 2, 3),)) -> Mismatch:
 def sample_run(name="mine", hostile=False) -> Run:
     label = HOSTILE if hostile else "boom"
     m = mismatch().to_dict()
-    impl = Implementation(name, spec=name, target=f"{name}:make", form="numpy", dtypes=["float32"], device="cpu")
+    impl = ImplementationInfo(name, spec=name, target=f"{name}:make", form="numpy", dtypes=["float32"], device="cpu")
     rs = [
         PropertyResult("train_output_matches_the_oracle", "test_forward", f"{name}-float32", name, "float32", "failed",
                        order=0, examples={"tried": 3, "passing": 2, "failing": 1, "invalid": 0, "shrinks": 7,
@@ -197,14 +199,14 @@ def test_heatmap_of_a_running_stat_vector_and_of_a_large_array():
 
 
 def test_a_failure_in_an_exception_group_shows_its_mismatch_and_counterexample():
-    from conformance.candidates.adapter import CandidateError
-    from conformance.report.hooks import failure_of
+    from conformance.candidates.errors import CandidateError
+    from conformance.session.property_data import failure_of
 
     m = mismatch()
     m.add_note("Falsifying example: test_x(subject=mine-float32, data=data(...))")
     m.add_note("Draw 1 (case): Case(float32, ...)")
     crash = CandidateError("mine raised RuntimeError: " + HOSTILE)
-    group = ExceptionGroup("Hypothesis found 2 distinct failures.", [crash, m])
+    group = builtins.ExceptionGroup("Hypothesis found 2 distinct failures.", [crash, m])
     f = failure_of(group)
     assert f["kind"] == "mismatch" and f["exception_type"] == "Mismatch"
     assert f["counterexample"].splitlines()[1] == "Draw 1 (case): Case(float32, ...)"
@@ -215,7 +217,7 @@ def test_a_failure_in_an_exception_group_shows_its_mismatch_and_counterexample()
 
 
 def test_examples_tried_are_read_from_hypothesis_statistics():
-    from conformance.report.hooks import examples_tried
+    from conformance.session.property_data import examples_tried
 
     case = lambda status: {"status": status, "runtime": 0.0, "drawtime": 0.0, "events": []}  # noqa: E731
     stats = {"reuse-phase": {"test-cases": [case("valid")]},

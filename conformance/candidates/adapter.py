@@ -13,32 +13,16 @@ import sys
 
 import numpy as np
 
-from conformance.spec import dtypes  # noqa: F401 - registers bfloat16 with NumPy
-from conformance.spec import oracle
+from conformance.candidates.errors import CandidateError, candidate_raised, raised
+from conformance.candidates.instance import Pending, Ready, Seen
+from conformance.spec import (
+    dtypes,  # noqa: F401 - registers bfloat16 with NumPy
+    oracle,
+)
 from conformance.spec.cases import Config
-# At import, not when first needed: Hypothesis draws some numbers from the constants of the local
-# modules loaded so far, so a module first imported mid-run (when a candidate first raises)
-# would change the examples of every later property, and under pytest-xdist with the order.
-from conformance.isolation.child import safe_str
 
 STATE_FIELDS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 VECTORS = STATE_FIELDS[:4]
-
-
-class CandidateError(AssertionError):
-    """The candidate broke the calling contract: it crashed, or returned the wrong kind of thing."""
-
-
-def raised(e: BaseException) -> str:
-    """``Type: message`` for whatever the candidate raised, even when its __str__ raises."""
-    return f"{type(e).__name__}: {safe_str(e)}"
-
-
-def candidate_raised(e: BaseException) -> bool:
-    """Whether to turn ``e`` into a failure: anything the candidate raises, SystemExit and
-    GeneratorExit included, but not a KeyboardInterrupt (in this process, that is the user's
-    Ctrl-C; in the candidate's own process, conformance/worker.py catches it)."""
-    return not isinstance(e, (KeyboardInterrupt, CandidateError))
 
 
 def lay_out(x: np.ndarray, layout: str) -> np.ndarray:
@@ -119,18 +103,8 @@ class TorchArrays:
 # --- the interface -------------------------------------------------------------------
 
 
-class Played:
-    """A result already there, read as isolation.InFlight's is."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
-class Instance:
-    """One constructed candidate under test, in one dtype."""
+class AdaptedInstance:
+    """One constructed candidate under test, in one dtype, in this process (satisfies ``Instance``)."""
 
     form = "?"
     arrays: NumpyArrays | TorchArrays
@@ -165,7 +139,11 @@ class Instance:
             raise CandidateError(f"{self.name} returned shape {y.shape} for an input of shape {x.shape}")
         return y
 
-    def play(self, calls) -> list[tuple[np.ndarray, oracle.State]]:
+    @property
+    def device(self) -> str:
+        return str(getattr(self.arrays, "device", None) or "cpu")
+
+    def play(self, calls) -> Seen:
         """Each call ``(training, x, layout)`` in turn: its output and the state after it.
         (One request for a whole sequence when the candidate runs in a process of its own.)"""
         seen = []
@@ -174,15 +152,15 @@ class Instance:
             seen.append((self.forward(x, layout), self.get_state()))
         return seen
 
-    def play_later(self, calls) -> "Played":
-        """``play``, whose result is read later (in a process of its own the candidate works
-        meanwhile); here it is done at once."""
-        return Played(self.play(calls))
+    def play_later(self, calls) -> Pending[Seen]:
+        """``play``, done at once: only a candidate in a process of its own works meanwhile."""
+        return Ready(self.play(calls))
 
     # --- state -------------------------------------------------------------------
     def get_state(self) -> oracle.State:
         """The state as float64 copies (None where absent)."""
-        vec = {k: None if (v := self._get(k)) is None else np.array(self.arrays.to_numpy(v), np.float64) for k in VECTORS}
+        vec = {k: None if (v := self._get(k)) is None else np.array(self.arrays.to_numpy(v), np.float64)
+               for k in VECTORS}
         nbt = self._get("num_batches_tracked")
         return oracle.State(**vec, num_batches_tracked=None if nbt is None else int(nbt))
 
@@ -219,7 +197,9 @@ class Instance:
         return {k: self.arrays.dtype_name(v) for k in VECTORS if (v := self._get(k)) is not None}
 
     # --- per form ------------------------------------------------------------------
-    training: bool
+    @property
+    def training(self) -> bool:
+        raise NotImplementedError
 
     def train(self, mode: bool = True): ...
     def eval(self): ...
@@ -227,8 +207,11 @@ class Instance:
     def _get(self, key): ...
     def _set(self, key, value): ...
 
+    def _backward(self, native, grad_output) -> oracle.Gradients:
+        raise NotImplementedError
 
-class NumpyInstance(Instance):
+
+class NumpyInstance(AdaptedInstance):
     """A NumPy object: __call__(ndarray) -> ndarray, train(), eval(), .training, state attributes."""
 
     form = "numpy"
@@ -275,7 +258,7 @@ class NumpyInstance(Instance):
             setattr(self.obj, key, np.array(value, dtype=np.asarray(self._get(key)).dtype))
 
 
-class TorchInstance(Instance):
+class TorchInstance(AdaptedInstance):
     """A torch.nn.Module shaped like torch.nn.BatchNorm1d, moved to the dtype under test."""
 
     form = "module"
@@ -341,28 +324,34 @@ def _gradients(arrays, x, weight, bias) -> oracle.Gradients:
     return oracle.Gradients(grad(x), grad(weight), grad(bias))
 
 
-class _HeldState(Instance):
+class _HeldState(AdaptedInstance):
     """Forms whose state the suite holds and passes in: functional and pure."""
 
     def __init__(self, name, dtype, config, arrays, state: dict):
         super().__init__(name, dtype, config)
-        self.arrays, self.state, self.training = arrays, state, True
+        self.arrays, self.state, self._training = arrays, state, True
+
+    @property
+    def training(self) -> bool:
+        return self._training
 
     def train(self, mode: bool = True):
-        self.training = bool(mode)
+        self._training = bool(mode)
 
     def eval(self):
-        self.training = False
+        self._training = False
 
     def _get(self, key):
         return self.state.get(key)
 
     def _set(self, key, value):
-        self.state[key] = int(value) if key == "num_batches_tracked" else self.arrays.native(np.asarray(value), self.dtype)
+        self.state[key] = (int(value) if key == "num_batches_tracked"
+                           else self.arrays.native(np.asarray(value), self.dtype))
 
 
 def fresh_state(config: Config, dtype, arrays) -> dict:
-    fresh = oracle.State.fresh(config.num_features, affine=config.affine, track_running_stats=config.track_running_stats)
+    fresh = oracle.State.fresh(config.num_features, affine=config.affine,
+                               track_running_stats=config.track_running_stats)
     state = {k: None if (v := getattr(fresh, k)) is None else arrays.native(v, dtype) for k in VECTORS}
     state["num_batches_tracked"] = fresh.num_batches_tracked
     return state
@@ -451,6 +440,6 @@ def torch_dtype(dtype):
 
 def is_torch_module(obj) -> bool:
     # An instance of torch.nn.Module exists only once torch is imported: no need to import it
-    # (1-2 s) to learn that a NumPy object is not one.
+    # to learn that a NumPy object is not one.
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.nn.Module)

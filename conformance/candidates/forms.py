@@ -12,8 +12,6 @@ applicable for that form, with the reason; it is never silently passed.
 
 from __future__ import annotations
 
-import pytest
-
 FORMS = ("module", "numpy", "functional-torch", "functional-numpy", "pure")
 
 # What a property may need, and why a form without it cannot be checked for it.
@@ -33,14 +31,6 @@ HAS = {
     "functional-numpy": {"stats_arguments"},
     "pure": {"counter", "rank_check", "state_argument"},
 }
-
-
-def needs(*capabilities: str):
-    """Mark a property as meaningful only for forms that have ``capabilities``."""
-    unknown = set(capabilities) - set(REASONS)
-    if unknown:
-        raise ValueError(f"unknown capabilities {sorted(unknown)}; known: {sorted(REASONS)}")
-    return pytest.mark.conformance_needs(*capabilities)
 
 
 def capabilities(form: str, lacks=()) -> frozenset[str]:

@@ -12,30 +12,36 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from conformance.candidates.adapter import (CandidateError, FunctionalInstance, Instance, NumpyArrays, NumpyInstance, PureInstance,
-                      TorchArrays, TorchInstance, candidate_raised, is_torch_module, raised)
-from conformance.spec.cases import Config
-from conformance.spec import dtypes as dt
 from conformance.candidates import forms
+from conformance.candidates.adapter import (
+    FunctionalInstance,
+    NumpyArrays,
+    NumpyInstance,
+    PureInstance,
+    TorchArrays,
+    TorchInstance,
+    is_torch_module,
+)
+from conformance.candidates.errors import CandidateError, ImplementationError, Unavailable, candidate_raised, raised
 from conformance.candidates.forms import FORMS
+from conformance.candidates.instance import Instance
+from conformance.spec import dtypes as dt
+from conformance.spec.cases import Config
+
+__all__ = ["GROUP", "Implementation", "ImplementationError", "Subject", "Unavailable", "registered", "resolve"]
 
 GROUP = "batchnorm_conformance.impls"
 DTYPES = dt.CORE
 FUNCTIONAL_PARAMS = ("running_mean", "running_var")
-
-
-class ImplementationError(Exception):
-    """An --impl spec that cannot be turned into a working factory."""
-
-
-class Unavailable(Exception):
-    """Raised by a factory that cannot run here (e.g. no GPU): its tests are skipped with this reason."""
 
 
 def registered() -> dict[str, str]:
@@ -50,11 +56,13 @@ class Implementation:
     name: str
     spec: str
     target: str  # what the spec resolved to (module:attr)
-    factory: object
+    factory: Any  # the callable (or init/apply pair) the spec names
     form: str = "module"
     dtypes: tuple[str, ...] = DTYPES
     unavailable: str | None = None  # a reason to skip, when the factory says it cannot run here
     lacks: tuple[str, ...] = ()  # capabilities of its form that it declares it does not have
+    framework: str = ""  # the version of what it runs, in words
+    device: str | None = None  # where its arrays live, once an instance has been built
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -62,15 +70,19 @@ class Implementation:
 
     def make(self, config: Config, dtype) -> Instance:
         """Construct with every argument given explicitly."""
-        return self._build(config, dtype, config.kwargs())
+        return self._built(self._build(config, dtype, config.kwargs()))
 
     def make_default(self, num_features: int, dtype) -> Instance:
         """Construct as ``factory(C)``: the defaults are the candidate's own."""
         if "constructor" not in self.capabilities:
             raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")
-        return self._build(Config(num_features), dtype, {})
+        return self._built(self._build(Config(num_features), dtype, {}))
 
-    def _build(self, config, dtype, kwargs):
+    def _built(self, inst: Instance) -> Instance:
+        self.device = inst.device
+        return inst
+
+    def _build(self, config: Config, dtype, kwargs: dict) -> Instance:
         dtype = np.dtype(dtype)
         if self.form == "pure":
             return PureInstance(self.name, dtype, config, self.factory)
@@ -85,7 +97,8 @@ class Implementation:
         except BaseException as e:
             if not candidate_raised(e):
                 raise
-            raise CandidateError(f"{self.name}: factory({config.num_features}, {_kw(kwargs)}) raised {raised(e)}") from e
+            raise CandidateError(
+                f"{self.name}: factory({config.num_features}, {_kw(kwargs)}) raised {raised(e)}") from e
         if self.form == "module":
             if not is_torch_module(obj):
                 raise CandidateError(f"{self.name}: factory returned {type(obj).__name__}, not a torch.nn.Module")
@@ -112,6 +125,8 @@ def _load_attr(spec: str):
         modname = f"_conformance_candidate_{path.stem}"
         try:
             mod_spec = importlib.util.spec_from_file_location(modname, path)
+            if mod_spec is None or mod_spec.loader is None:
+                raise ImportError(f"no loader for {str(path)!r}")
             module = importlib.util.module_from_spec(mod_spec)
             sys.modules[modname] = module
             mod_spec.loader.exec_module(module)
@@ -153,6 +168,7 @@ def _form_of(spec: str, factory, declared: str | None) -> str:
     if callable(getattr(factory, "init", None)) and callable(getattr(factory, "apply", None)):
         _check_inits(spec, factory)
         return "pure"
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
@@ -232,12 +248,35 @@ def resolve(spec: str) -> Implementation:
     try:
         form = _form_of(spec, factory, declared)
     except Unavailable as e:
-        return Implementation(name, full, target, factory, dtypes=dtypes, unavailable=str(e))
+        return Implementation(name, full, target, factory, dtypes=dtypes, unavailable=str(e),
+                              framework=framework_of(target, factory))
     try:
         forms.capabilities(form, lacks)
     except ValueError as e:
         raise ImplementationError(f"--impl={spec}: {e}") from None
-    return Implementation(name, full, target, factory, form=form, dtypes=dtypes, lacks=lacks)
+    return Implementation(name, full, target, factory, form=form, dtypes=dtypes, lacks=lacks,
+                          framework=framework_of(target, factory))
+
+
+def framework_of(target: str, factory) -> str:
+    """The version of what a factory runs, in words: its ``conformance_framework`` (a callable
+    returning a description, or distribution names), else the distribution holding its module."""
+    described = getattr(factory, "conformance_framework", None)
+    if callable(described):
+        try:
+            return str(described())
+        except Exception:  # noqa: BLE001 - e.g. Unavailable: the framework is not installed
+            return "not installed"
+    module = target.partition(":")[0]
+    names = list(described or metadata.packages_distributions().get(module.split(".")[0], [])[:1])
+    return ", ".join(_version(n) for n in names)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return f"{distribution} {metadata.version(distribution)}"
+    except metadata.PackageNotFoundError:
+        return f"{distribution} (not installed)"
 
 
 def _load_registered(spec, target):

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conformance.spec import oracle, tolerances
-from conformance.candidates.adapter import Instance
-from conformance.spec.cases import Case
+from conformance.candidates.instance import Instance
 from conformance.candidates.registry import Subject
+from conformance.spec import oracle, tolerances
+from conformance.spec.cases import Case
 
 
 class Observed:
@@ -28,7 +28,7 @@ class Observed:
     def _read(self) -> list:
         if self._seen is None:
             self._seen = self._played.result()
-        return self._seen
+        return self._seen or []
 
     @property
     def instance(self) -> Instance:

@@ -1,8 +1,8 @@
-"""The candidate's own process: ``python -m conformance.worker FD``.
+"""The candidate's own process: ``python -m conformance.isolation.child FD``.
 
 The suite runs other people's code. Here it runs in a child process of its own, so
 that a segfault, an abort, ``os._exit``, a hang or a runaway allocation ends this
-process, not the test run (conformance/isolation.py is the other end).
+process, not the test run (``conformance.isolation.channel`` is the other end).
 
 Protocol, over the connection on file descriptor FD (pickled tuples, one reply per request):
 
@@ -11,11 +11,12 @@ Protocol, over the connection on file descriptor FD (pickled tuples, one reply p
                                    -> ("ok", result, attributes, state, handle) | ("raised", error)
 
 ``target`` is the handle of an instance, or (config, dtype, default) to construct one
-first (then ``method`` may be None); its handle comes back. ``drop`` lists handles of instances the suite no longer holds; ``before`` lists calls
+first (then ``method`` may be None); its handle comes back. ``drop`` lists handles of instances
+the suite no longer holds; ``before`` lists calls
 that return nothing (train, eval, set_state), made first: the suite sends them with the
 next call rather than one round trip each. With ``with_state`` the reply carries the state
 after the call (or the error reading it raised), which the suite reads after most calls. ``error`` is a dict that
-the parent turns back into an exception of the same kind (see ``describe``). After a
+the parent turns back into an exception of the same kind (``conformance.candidates.errors``). After a
 MemoryError the process answers, then exits: what a leak holds is freed with it. The
 memory limit is on data (``limit_memory``), with a reserve let go before answering an
 error (``Reserve``).
@@ -28,43 +29,8 @@ import mmap
 import pickle
 import resource
 import sys
-import traceback
 
-
-def safe_str(e: BaseException) -> str:
-    """``str(e)``, even for an exception whose __str__ raises or returns something odd."""
-    try:
-        s = str(e)
-        return s if isinstance(s, str) else repr(s)
-    except BaseException:  # noqa: BLE001 - a hostile __str__ is data too
-        return f"<{type(e).__name__} whose str() raised>"
-
-
-def builtin_base(cls: type) -> str:
-    """The nearest builtin exception class in ``cls``'s MRO (ValueError for a ValueError subclass)."""
-    import builtins
-
-    for base in cls.__mro__:
-        if base.__module__ == "builtins" and isinstance(getattr(builtins, base.__name__, None), type):
-            return base.__name__
-    return "Exception"
-
-
-def describe(e: BaseException) -> dict:
-    from conformance.candidates.adapter import CandidateError
-
-    chain, cause = [], e
-    while cause is not None and len(chain) < 5:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    where = traceback.extract_tb(e.__traceback__)[-3:] if e.__traceback__ else []
-    return {
-        "candidate_error": isinstance(e, CandidateError),
-        "type": type(e).__name__, "module": type(e).__module__, "base": builtin_base(type(e)),
-        "message": safe_str(e),
-        "out_of_memory": any(isinstance(c, MemoryError) or "can't allocate memory" in safe_str(c) for c in chain),
-        "where": [f"{f.filename}:{f.lineno} in {f.name}" for f in where],
-    }
+from conformance.candidates.errors import describe, safe_str
 
 
 def limit_memory(budget: int | None) -> None:
@@ -125,13 +91,14 @@ class Server:
         self.impl = impl
         limit_memory(memory_limit)
         self.reserve = Reserve() if memory_limit else None
-        meta = {k: getattr(impl, k) for k in ("name", "spec", "target", "form", "dtypes", "unavailable", "lacks")}
+        meta = {k: getattr(impl, k) for k in ("name", "spec", "target", "form", "dtypes", "unavailable", "lacks",
+                                              "framework")}
         return ("ok", meta)
 
     def attributes(self, inst) -> dict:
         return {"training": bool(getattr(inst, "training", True)), "input_modified": inst.input_modified,
                 "state_modified": getattr(inst, "state_modified", False), "form": inst.form,
-                "device": str(getattr(inst.arrays, "device", None) or "cpu")}
+                "device": inst.device}
 
     def make(self, config, dtype, default) -> int:
         inst = self.impl.make_default(config.num_features, dtype) if default else self.impl.make(config, dtype)

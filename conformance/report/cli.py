@@ -1,11 +1,13 @@
-"""Command line for result files: merge several runs into one matrix, or re-render one.
+"""``python -m conformance.report``: merge result files, or run the matrix.
 
     python -m conformance.report merge reports/*.json -o reports/matrix.html [--json merged.json]
+    python -m conformance.report matrix [--impl NAME]... [--jobs N] [--update-readme]
 
-Each run of the suite writes its results.json (see conformance/report_plugin.py); runs of
+Each run of the suite writes its results.json (see conformance/report/hooks.py); runs of
 different implementations, on different machines or CI jobs, merge into one HTML
 matrix. A subject (implementation and dtype) present in several files keeps the result
-of the last file given. Exit status 0 when every file was read, 2 otherwise.
+of the last file given; merge exits 0 when every file was read, 2 otherwise. ``matrix``
+runs the suite over every registered implementation (conformance/report/matrix.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance.report import html as report_html, model as results
+from conformance.report import html as report_html
+from conformance.report import matrix
+from conformance.report import model as results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     merge.add_argument("-o", "--output", default="reports/matrix.html", help="the HTML file (default: %(default)s)")
     merge.add_argument("--json", metavar="FILE", help="also write the merged results model as JSON")
     merge.add_argument("--title", default="BatchNorm1d conformance matrix")
+    matrix.add_arguments(sub.add_parser("matrix", help="run the suite over every registered implementation: "
+                                        "one table (matrix.md, matrix.html)"))
     args = parser.parse_args(argv)
+    if args.command == "matrix":
+        return matrix.run(args)
 
     runs = []
     for name in args.files:

@@ -19,25 +19,41 @@ import json
 import math
 from datetime import datetime, timezone
 
-from conformance.report.model import FAILING, PropertyResult, Run
+from conformance.report.model import (
+    FAILING,
+    DiagnosisStatus,
+    FailureKind,
+    Outcome,
+    PropertyResult,
+    Run,
+    RunStatus,
+    Verdict,
+)
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
+CRASH = "crash"  # a failed cell whose failure is a crash of the candidate has a style of its own
 CELL = {  # outcome: (css class, text in the matrix)
-    "passed": ("pass", "pass"),
-    "failed": ("fail", "FAIL"),
-    "crash": ("crash", "CRASH"),
-    "error": ("crash", "ERROR"),
-    "known_deviation": ("known", "known"),
-    "fixed": ("fixed", "FIXED"),
-    "not_applicable": ("na", "n/a"),
-    "skipped": ("na", "skip"),
+    Outcome.PASSED: ("pass", "pass"),
+    Outcome.FAILED: ("fail", "FAIL"),
+    CRASH: ("crash", "CRASH"),
+    Outcome.ERROR: ("crash", "ERROR"),
+    Outcome.KNOWN_DEVIATION: ("known", "known"),
+    Outcome.FIXED: ("fixed", "FIXED"),
+    Outcome.NOT_APPLICABLE: ("na", "n/a"),
+    Outcome.SKIPPED: ("na", "skip"),
+}
+VERDICT = {  # verdict: (css class, words)
+    Verdict.CONFORMS: ("ok", "conforms"),
+    Verdict.DOES_NOT_CONFORM: ("bad", "does not conform"),
+    Verdict.NOT_CHECKED: ("none", "not checked"),
 }
 
 STYLE = """
 :root { --pass:#1a7f37; --fail:#cf222e; --crash:#82071e; --known:#9a6700; --na:#6e7781; --line:#d0d7de; }
 * { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1f2328; background: #fff; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1f2328;
+       background: #fff; }
 header { background: #24292f; color: #fff; padding: 16px 28px; }
 header h1 { margin: 0; font-size: 22px; }
 header p { margin: 4px 0 0; color: #d0d7de; }
@@ -47,7 +63,8 @@ h3 { font-size: 15px; margin: 0 0 6px; }
 code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; overflow: auto;
       white-space: pre-wrap; word-break: break-word; max-height: 360px; margin: 6px 0; }
-.banner { border: 1px solid var(--known); background: #fff8c5; padding: 8px 12px; border-radius: 6px; margin-top: 16px; }
+.banner { border: 1px solid var(--known); background: #fff8c5; padding: 8px 12px; border-radius: 6px;
+          margin-top: 16px; }
 .summary { margin: 16px 0 0; line-height: 1.8; }
 table.matrix tfoot th, table.matrix tfoot td { background: #f6f8fa; font-size: 12px; font-weight: normal; }
 .verdict.ok { color: var(--pass); font-weight: 600; } .verdict.bad { color: var(--fail); font-weight: 600; }
@@ -57,7 +74,8 @@ table.matrix th, table.matrix td { border: 1px solid var(--line); padding: 3px 8
 table.matrix thead th { background: #f6f8fa; font-weight: 600; vertical-align: bottom; font-size: 12px; }
 table.matrix thead th.impl { font-size: 13px; overflow-wrap: anywhere; max-width: 260px; }
 .scroll { overflow-x: auto; }
-table.matrix th.prop { text-align: left; font-weight: normal; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
+table.matrix th.prop { text-align: left; font-weight: normal; font-family: ui-monospace, Menlo, Consolas, monospace;
+                       font-size: 12px; }
 table.matrix tr.module th { background: #eaeef2; text-align: left; font-size: 12px; color: #424a53; }
 td.cell { text-align: center; font-size: 12px; font-weight: 600; min-width: 64px; }
 td.cell a { color: inherit; text-decoration: none; display: block; }
@@ -66,14 +84,18 @@ td.cell a { color: inherit; text-decoration: none; display: block; }
 .fixed { background: #ffebe9; color: var(--fail); } .na { color: var(--na); background: #f6f8fa; font-weight: normal; }
 td.none { color: var(--na); }
 .used { display: block; font-weight: normal; font-size: 11px; color: #424a53; }
-.legend span { border: 1px solid #d0d7de; display: inline-block; padding: 1px 8px; margin-right: 6px; border-radius: 4px; font-size: 12px; }
+.legend span { border: 1px solid #d0d7de; display: inline-block; padding: 1px 8px; margin-right: 6px;
+               border-radius: 4px; font-size: 12px; }
 .diag { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 10px 0; }
 .diag.matched { border-left: 6px solid var(--known); } .diag.other { border-left: 6px solid var(--fail); }
 .diag ul { margin: 6px 0; padding-left: 20px; }
 .failure { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 14px 0; }
-.badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 10px; color: #fff; background: var(--fail); vertical-align: middle; }
-.badge.crash { background: var(--crash); } .badge.error { background: var(--crash); } .badge.fixed { background: var(--fail); }
-table.values td, table.values th { border: 1px solid var(--line); padding: 2px 8px; font: 12px ui-monospace, Menlo, Consolas, monospace; text-align: right; }
+.badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 10px; color: #fff;
+         background: var(--fail); vertical-align: middle; }
+.badge.crash { background: var(--crash); } .badge.error { background: var(--crash); }
+.badge.fixed { background: var(--fail); }
+table.values td, table.values th { border: 1px solid var(--line); padding: 2px 8px;
+                                   font: 12px ui-monospace, Menlo, Consolas, monospace; text-align: right; }
 table.values th { background: #f6f8fa; }
 table.env td, table.env th { border: 1px solid var(--line); padding: 2px 8px; text-align: left; }
 .pics { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
@@ -90,9 +112,9 @@ def esc(value) -> str:
 
 
 def outcome_of(r: PropertyResult) -> str:
-    if r.outcome == "failed" and r.failure is not None and r.failure.kind == "crash":
-        return "crash"
-    return r.outcome
+    if r.outcome == Outcome.FAILED and r.failure is not None and r.failure.kind == FailureKind.CRASH:
+        return CRASH
+    return Outcome(r.outcome)
 
 
 def render(run: Run, title: str = "BatchNorm1d conformance report") -> str:
@@ -131,28 +153,29 @@ def _header(run: Run, title: str) -> str:
 
 
 def _banner(run: Run) -> str:
-    if run.status == "complete":
+    if run.status == RunStatus.COMPLETE:
         return ""
-    why = {"interrupted": "The run was interrupted", "running": "The run had not finished when this was written"}.get(
+    why = {RunStatus.INTERRUPTED: "The run was interrupted",
+           RunStatus.RUNNING: "The run had not finished when this was written"}.get(
         run.status, f"Run status: {run.status}")
     return f'<p class="banner"><b>{esc(why)}:</b> the results below are partial.</p>'
 
 
-def _verdict_class(verdict: str) -> str:
-    return {"CONFORMS": "ok", "DOES NOT CONFORM": "bad"}.get(verdict, "none")
+def _verdict_class(verdict: Verdict) -> str:
+    return VERDICT[verdict][0]
 
 
 def _summary(run: Run) -> str:
     if not run.results:
         return "<p>No conformance property was run.</p>"
     subjects = run.subjects()
-    by = {}
+    by: dict[Verdict, list[str]] = {}
     for sid in subjects:
         by.setdefault(run.verdict(sid), []).append(sid)
     parts = []
-    for verdict, cls in (("CONFORMS", "ok"), ("DOES NOT CONFORM", "bad"), ("NOT CHECKED", "none")):
+    for verdict, (cls, words) in VERDICT.items():
         if by.get(verdict):
-            parts.append(f'<span class="verdict {cls}">{len(by[verdict])} {esc(verdict.lower())}</span>: '
+            parts.append(f'<span class="verdict {cls}">{len(by[verdict])} {esc(words)}</span>: '
                          + ", ".join(f"<code>{esc(sid)}</code>{_summary_used(run, sid)}" for sid in by[verdict]))
     return f'<section id="summary"><p class="summary">{"<br>".join(parts)}</p></section>'
 
@@ -234,8 +257,10 @@ USED_LEGEND = ("The number under an outcome is the bound used: the largest |cand
                "never comes near hides bugs).")
 
 
-def used_text(v: float) -> str:
+def used_text(v: float | None) -> str:
     """A ratio in a few characters: 0, 0.031, 1.2e-05, 3.5e+05, inf."""
+    if v is None:
+        return "\u2014"
     if v == 0:
         return "0"
     return "inf" if math.isinf(v) else f"{v:.2g}"
@@ -264,13 +289,12 @@ def _worst_used(run: Run, subjects) -> str:
     return "".join(cells)
 
 
-def _short(verdict: str) -> str:
-    return {"CONFORMS": "conforms", "DOES NOT CONFORM": "does not conform", "NOT CHECKED": "not checked"}.get(
-        verdict, verdict)
+def _short(verdict: Verdict) -> str:
+    return VERDICT[verdict][1]
 
 
 def _tooltip(r: PropertyResult) -> str:
-    bits = [r.outcome.replace("_", " ")]
+    bits = [Outcome(r.outcome).words]
     if r.examples and r.examples.get("tried") is not None:
         bits.append(f"{r.examples['tried']} examples")
     if r.reason:
@@ -303,7 +327,7 @@ def _diagnoses(run: Run) -> str:
         if d is None:
             out.append(f'<div class="diag other">{head}<p>Not diagnosed.</p></div>')
             continue
-        cls = "matched" if d.status == "matched" else "other"
+        cls = "matched" if d.status == DiagnosisStatus.MATCHED else "other"
         names = ""
         if d.deviations:
             names = "<ul>" + "".join(f"<li><b>{esc(x.get('title'))}</b> <code>{esc(x.get('name'))}</code></li>"
@@ -375,11 +399,11 @@ def _failures(run: Run, failures: list[PropertyResult], anchors: dict) -> str:
     out = ['<section id="failures"><h2>Failures</h2>']
     for r in failures:
         f = r.failure
-        kind = "fixed" if r.outcome == "fixed" else (f.kind if f else r.outcome)
+        kind = Outcome.FIXED if r.outcome == Outcome.FIXED else (f.kind if f else r.outcome)
         head = (f'<article class="failure" id="{anchors[id(r)]}"><h3>{esc(r.property_id)} &mdash; {esc(r.subject)} '
                 f'<span class="badge {esc(kind)}">{esc(kind)}</span></h3>')
         body = []
-        if r.outcome == "fixed":
+        if r.outcome == Outcome.FIXED:
             body.append(f"<p>Listed as a known deviation ({esc(r.reason)}) but it passes: remove its entry.</p>")
         if r.examples and r.examples.get("tried") is not None:
             ex = r.examples
@@ -576,12 +600,12 @@ def _environment(run: Run) -> str:
             rows.append(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>")
         out.append(f'<table class="env">{"".join(rows)}</table>')
     if run.implementations:
-        rows = "".join(f"<tr><td>{esc(i.name)}</td><td>{esc(i.target)}</td><td>{esc(i.form)}</td>"
-                       f"<td>{esc(', '.join(i.dtypes))}</td><td>{esc(i.device)}</td>"
-                       f"<td>{esc(i.unavailable or '')}</td></tr>"
-                       for i in run.implementations.values())
+        table = "".join(f"<tr><td>{esc(i.name)}</td><td>{esc(i.target)}</td><td>{esc(i.form)}</td>"
+                        f"<td>{esc(', '.join(i.dtypes))}</td><td>{esc(i.device)}</td>"
+                        f"<td>{esc(i.unavailable or '')}</td></tr>"
+                        for i in run.implementations.values())
         out.append('<h3>Implementations</h3><table class="env"><tr><th>name</th><th>target</th><th>form</th>'
-                   f"<th>dtypes</th><th>device</th><th>unavailable</th></tr>{rows}</table>")
+                   f"<th>dtypes</th><th>device</th><th>unavailable</th></tr>{table}</table>")
     out.append("</section>")
     return "".join(out)
 

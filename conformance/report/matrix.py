@@ -1,7 +1,7 @@
 """The conformance matrix: the suite run over every installed implementation, one table.
 
-    python -m conformance.matrix [--impl NAME]... [--profile ci] [--out reports] [--jobs N]
-                                 [--max-examples N] [--no-run] [--update-readme [README.md]]
+    python -m conformance.report matrix [--impl NAME]... [--profile ci] [--out reports] [--jobs N]
+                                        [--max-examples N] [--no-run] [--update-readme [README.md]]
 
 Each implementation (every name registered under the entry-point group
 ``batchnorm_conformance.impls``, or the ``--impl`` names) runs in a subprocess of its own:
@@ -11,7 +11,7 @@ Each implementation (every name registered under the entry-point group
 
 (its log beside its results, in ``pytest.log``). An implementation that cannot run here (a
 framework not installed, no GPU) is skipped by the suite with its reason, which the table
-shows. The runs' results.json files merge (``conformance.results.merge``) into
+shows. The runs' results.json files merge (``conformance.report.model.merge``) into
 ``OUT/matrix.html`` and ``OUT/matrix.json``, and into ``OUT/matrix.md``: a row per
 implementation with the version of what it runs, per dtype CONFORMS, N deviations (N
 properties failed) or n/a, and the deviations named by the diagnosis catalog.
@@ -19,8 +19,8 @@ properties failed) or n/a, and the deviations named by the diagnosis catalog.
 ``<!-- matrix:end -->``; ``--no-run`` rebuilds all of it from the results an earlier run
 left in OUT.
 
-The version column comes from the factory's ``conformance_framework``: a callable returning
-a description, or distribution names; else the distribution that holds the factory's module.
+The version column is what each run recorded of its implementation (the factory's
+``conformance_framework``, else the distribution that holds the factory's module).
 
 Exit status 0 when the matrix was written (a deviation is a finding, not an error); 2 on a
 usage error (an unknown name, a README without the markers) or when no run produced results.
@@ -29,19 +29,21 @@ usage error (an unknown name, a README without the markers) or when no run produ
 from __future__ import annotations
 
 import argparse
-import importlib
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from importlib import metadata
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from conformance.report import html as report_html, model as results
+from conformance.report import html as report_html
+from conformance.report import model as results
+from conformance.report.model import DiagnosisStatus, Outcome, Verdict
 from conformance.spec.dtypes import CORE
 from conformance.strategies.profiles import PROFILES
-from conformance.candidates.registry import registered
+
+GROUP = "batchnorm_conformance.impls"  # the entry-point group implementations register under (pyproject.toml)
 
 START, END = "<!-- matrix:start -->", "<!-- matrix:end -->"
 RUNS = "matrix-runs"
@@ -101,34 +103,6 @@ def _dirname(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-# --- what each implementation runs -----------------------------------------------------------
-
-
-def framework(spec: str) -> str:
-    """The version of what a registered implementation runs, in words."""
-    target = registered().get(spec, spec)
-    module, _, attr = target.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module), attr)
-    except Exception:  # noqa: BLE001 - a module that cannot be imported: the run says why
-        return ""
-    described = getattr(factory, "conformance_framework", None)
-    if callable(described):
-        try:
-            return str(described())
-        except Exception:  # noqa: BLE001 - e.g. Unavailable: the framework is not installed
-            return "not installed"
-    names = list(described or metadata.packages_distributions().get(module.split(".")[0], [])[:1])
-    return ", ".join(_version(n) for n in names)
-
-
-def _version(distribution: str) -> str:
-    try:
-        return f"{distribution} {metadata.version(distribution)}"
-    except metadata.PackageNotFoundError:
-        return f"{distribution} (not installed)"
-
-
 # --- the table -----------------------------------------------------------------------------------
 
 
@@ -140,9 +114,9 @@ def cell(run: results.Run, subject: str) -> str:
     failing = sum(r.outcome in results.FAILING for r in mine)
     if failing:
         return f"{failing} deviation{'s' if failing > 1 else ''}"
-    if run.verdict(subject) == "CONFORMS":
-        return "CONFORMS"
-    return "n/a" if all(r.outcome == "not_applicable" for r in mine) else "skipped"
+    if run.verdict(subject) is Verdict.CONFORMS:
+        return str(Verdict.CONFORMS)
+    return "n/a" if all(r.outcome == Outcome.NOT_APPLICABLE for r in mine) else "skipped"
 
 
 def named(run: results.Run, subjects: list[str]) -> str:
@@ -154,22 +128,22 @@ def named(run: results.Run, subjects: list[str]) -> str:
         d, dtype = run.diagnoses[s], s.rsplit("-", 1)[1]
         for dev in d.deviations:
             seen.setdefault(dev["name"], []).append(dtype)
-        if d.status != "matched":
-            others.append(f"{dtype}: {d.status.replace('_', ' ')}" + (f" ({d.verdict})" if d.status in (
-                "probe_crashed", "not_run") else ""))
+        if d.status != DiagnosisStatus.MATCHED:
+            others.append(f"{dtype}: {d.status.value.replace('_', ' ')}" + (f" ({d.verdict})" if d.status in (
+                DiagnosisStatus.PROBE_CRASHED, DiagnosisStatus.NOT_RUN) else ""))
     parts = [f"`{n}`" + ("" if len(dtypes) == len(failing) else f" ({', '.join(dtypes)})")
              for n, dtypes in seen.items()]
     return ", ".join(parts + others)
 
 
 def markdown(outcomes: list[dict], versions: dict[str, str], profile: str) -> str:
-    env = next((o["run"].environment for o in outcomes if o["run"] is not None), {})
+    env: dict = next((o["run"].environment for o in outcomes if o["run"] is not None), {})
     packages = env.get("packages", {})
     stack = ", ".join(f"{k} {packages[k]}" for k in ("torch", "numpy", "hypothesis") if k in packages)
     examples = env.get("max_examples")
     how = f"{examples} examples per property" + (", derandomized" if env.get("derandomize") else "")
     lines = [
-        f"Produced by `python -m conformance.matrix` on {datetime.now(timezone.utc).date().isoformat()}, "
+        f"Produced by `python -m conformance.report matrix` on {datetime.now(timezone.utc).date().isoformat()}, "
         f"profile `{env.get('profile', profile)}` ({how}); Python {env.get('python', '?')}, {stack}.",
         "",
         "| implementation | runs | " + " | ".join(CORE) + " | deviations named by the diagnosis |",
@@ -217,8 +191,7 @@ def _check_markers(path: Path) -> None:
 # --- the command ------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.matrix", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--impl", action="append", metavar="NAME",
                         help="only these implementations (repeatable; default: every registered name)")
     parser.add_argument("--profile", default="ci", help="Hypothesis profile: " + ", ".join(PROFILES)
@@ -230,7 +203,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="run nothing: rebuild the matrix from the results an earlier run left in OUT")
     parser.add_argument("--update-readme", nargs="?", const=Path("README.md"), type=Path, metavar="README",
                         help="put the table in README (default README.md) between the matrix markers")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.report matrix", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         names = _names(args.impl)
         if args.profile not in PROFILES:
@@ -260,13 +241,23 @@ def main(argv: list[str] | None = None) -> int:
     merged = results.merge([o["run"] for o in done], [o["file"] for o in done])
     report_html.write(merged, args.out / "matrix.html", title="BatchNorm1d conformance matrix")
     merged.write(args.out / "matrix.json")
-    table = markdown(outcomes, {n: framework(n) for n in names}, args.profile)
+    table = markdown(outcomes, {n: _framework(o["run"], n) for n, o in zip(names, outcomes)}, args.profile)
     results.write_text_atomic(args.out / "matrix.md", table)
     if args.update_readme is not None:
         update_readme(args.update_readme, table)
     print(f"{args.out / 'matrix.md'}, {args.out / 'matrix.html'}: {len(names)} implementations in "
           f"{time.monotonic() - started:.0f} s" + (f"; {args.update_readme} updated" if args.update_readme else ""))
     return 0
+
+
+def _framework(run: results.Run | None, name: str) -> str:
+    """The version of what the implementation runs, as its run recorded it."""
+    info = run.implementations.get(name) if run is not None else None
+    return (info.framework or "") if info is not None else ""
+
+
+def registered() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
 
 
 def _names(given: list[str] | None) -> list[str]:
@@ -278,6 +269,3 @@ def _names(given: list[str] | None) -> list[str]:
         raise UsageError(f"--impl: unknown implementation {', '.join(unknown)}; registered: {', '.join(known)}")
     return list(dict.fromkeys(given))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

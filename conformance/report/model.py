@@ -1,9 +1,11 @@
 """The results model: what one run (or several, merged) found, as plain data.
 
 The JSON file, the JUnit XML and the HTML report are views of it. Everything here is
-JSON-able; nothing here knows pytest, torch or the candidate. ``report_plugin`` fills a
-``Run`` from pytest's reports, ``report_html`` renders one, ``merge`` combines the
-result files of several runs into one matrix.
+JSON-able; nothing here knows pytest, torch or the candidate. ``conformance.report.hooks``
+fills a ``Run`` from the plain property data that ``conformance.session.property_data``
+attaches to pytest's reports, ``conformance.report.html`` renders one, ``merge`` combines
+the result files of several runs into one matrix. Shared values are str enums, so the
+JSON holds their plain values.
 
 Outcomes of one property for one implementation and dtype (a *subject*, e.g.
 ``torch-float32``):
@@ -19,23 +21,101 @@ Outcomes of one property for one implementation and dtype (a *subject*, e.g.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import numbers
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 SCHEMA = "batchnorm-conformance/results/1"
-OUTCOMES = ("passed", "failed", "error", "known_deviation", "fixed", "not_applicable", "skipped")
-FAILING = ("failed", "error", "fixed")
+
+
+class Outcome(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    KNOWN_DEVIATION = "known_deviation"
+    FIXED = "fixed"
+    NOT_APPLICABLE = "not_applicable"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def words(self) -> str:
+        """How the terminal summary counts it ("3 not applicable")."""
+        return self.value.replace("_", " ")
+
+
+OUTCOMES = tuple(Outcome)
+FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.FIXED})
+
+
+class FailureKind(str, enum.Enum):
+    MISMATCH = "mismatch"  # a comparison with data went past its bound
+    ASSERTION = "assertion"  # another check of the property
+    CRASH = "crash"  # the candidate raised, died or returned the wrong kind of thing
+    ERROR = "error"  # the test could not run (setup or teardown)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Verdict(str, enum.Enum):
+    CONFORMS = "CONFORMS"
+    DOES_NOT_CONFORM = "DOES NOT CONFORM"
+    NOT_CHECKED = "NOT CHECKED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "running"  # partial: the run goes on
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DiagnosisStatus(str, enum.Enum):
+    MATCHED = "matched"
+    AMBIGUOUS = "ambiguous"
+    NOT_IN_CATALOG = "not_in_catalog"
+    PROBE_CRASHED = "probe_crashed"
+    NOT_RUN = "not_run"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def verdict(outcomes: Iterable[str]) -> Verdict:
+    """The one verdict rule: any failing outcome fails; else it conforms if anything passed."""
+    seen = {Outcome(o) for o in outcomes}
+    if seen & FAILING:
+        return Verdict.DOES_NOT_CONFORM
+    return Verdict.CONFORMS if Outcome.PASSED in seen else Verdict.NOT_CHECKED
+
+
+def split_nodeid(nodeid: str) -> tuple[str, str, str | None]:
+    """(module, property id, subject id) of a property's pytest node id
+    (``conformance/test_forward.py::test_x[torch-float32]``); the subject is None without brackets."""
+    path, _, name = nodeid.rpartition("::")
+    function, bracket, param = name.partition("[")
+    module = path.replace("\\", "/").rpartition("/")[2].removesuffix(".py")
+    return module, function.removeprefix("test_"), param[:-1] if bracket and param.endswith("]") else None
 
 
 @dataclass
 class Failure:
     """Why a property failed: the exception, the shrunk counterexample, expected versus got."""
 
-    kind: str  # "mismatch" (a comparison with data), "crash" (the candidate raised), "assertion", "error"
+    kind: FailureKind
     exception_type: str
     message: str
     counterexample: str | None = None  # Hypothesis' notes: the falsifying example and its draws
@@ -51,7 +131,7 @@ class PropertyResult:
     subject: str  # "<implementation>-<dtype>"
     implementation: str
     dtype: str
-    outcome: str
+    outcome: Outcome
     nodeid: str = ""
     order: int = 0  # position in the collected session (the same with and without xdist)
     duration: float = 0.0
@@ -71,7 +151,7 @@ class PropertyResult:
 
 
 @dataclass
-class Implementation:
+class ImplementationInfo:
     """An implementation as the run saw it."""
 
     name: str
@@ -81,14 +161,15 @@ class Implementation:
     dtypes: list[str] = field(default_factory=list)
     unavailable: str | None = None
     device: str | None = None
+    framework: str | None = None  # the version of what it runs, in words
 
 
 @dataclass
 class Diagnosis:
-    """What the diagnosis probes say about one failing subject (see conformance/diagnosis.py)."""
+    """What the diagnosis probes say about one failing subject (see conformance/diagnosis)."""
 
     subject: str
-    status: str  # "matched", "ambiguous", "not_in_catalog", "probe_crashed", "not_run"
+    status: DiagnosisStatus
     verdict: str  # in words
     deviations: list[dict] = field(default_factory=list)  # [{"name", "title", "verdict"}]
     details: list[str] = field(default_factory=list)  # observations that differ from torch
@@ -98,10 +179,10 @@ class Diagnosis:
 class Run:
     """One run's results, or several runs merged (``sources`` then lists each)."""
 
-    status: str = "running"  # "running" (partial), "complete", "interrupted"
+    status: RunStatus = RunStatus.RUNNING
     exit_status: int | None = None
     environment: dict = field(default_factory=dict)
-    implementations: dict[str, Implementation] = field(default_factory=dict)
+    implementations: dict[str, ImplementationInfo] = field(default_factory=dict)
     results: list[PropertyResult] = field(default_factory=list)
     diagnoses: dict[str, Diagnosis] = field(default_factory=dict)
     sources: list[dict] = field(default_factory=list)  # for a merged run: {"file", "status", "environment"}
@@ -130,26 +211,22 @@ class Run:
                 return r
         return None
 
-    def verdict(self, subject: str) -> str:
-        """CONFORMS, DOES NOT CONFORM or NOT CHECKED, as the terminal summary says."""
-        outcomes = {r.outcome for r in self.results if r.subject == subject}
-        if outcomes & set(FAILING):
-            return "DOES NOT CONFORM"
-        return "CONFORMS" if "passed" in outcomes else "NOT CHECKED"
+    def verdict(self, subject: str) -> Verdict:
+        return verdict(r.outcome for r in self.results if r.subject == subject)
 
     def failing_subjects(self) -> list[str]:
-        return [s for s in self.subjects() if self.verdict(s) == "DOES NOT CONFORM"]
+        return [s for s in self.subjects() if self.verdict(s) is Verdict.DOES_NOT_CONFORM]
 
     def worst_bound_used(self, subject: str) -> PropertyResult | None:
         """The subject's property that used the most of a bound (None where no property recorded usage)."""
         used = [r for r in self.results if r.subject == subject and r.bound_used is not None]
-        return max(used, key=lambda r: r.bound_used, default=None)
+        return max(used, key=lambda r: r.bound_used or 0.0, default=None)
 
     def counts(self, subject: str | None = None) -> dict[str, int]:
-        out = {k: 0 for k in OUTCOMES}
+        out = {k.value: 0 for k in OUTCOMES}
         for r in self.results:
             if subject is None or r.subject == subject:
-                out[r.outcome] = out.get(r.outcome, 0) + 1
+                out[Outcome(r.outcome).value] += 1
         return {k: v for k, v in out.items() if v}
 
     def sort(self) -> None:
@@ -183,12 +260,12 @@ class Run:
         if not str(schema).startswith("batchnorm-conformance/results/"):
             raise ValueError(f"not a batchnorm-conformance results file (schema {schema!r})")
         return cls(
-            status=d.get("status", "complete"),
+            status=RunStatus(d.get("status", "complete")),
             exit_status=d.get("exit_status"),
             environment=dict(d.get("environment") or {}),
-            implementations={k: _build(Implementation, v) for k, v in (d.get("implementations") or {}).items()},
+            implementations={k: _build(ImplementationInfo, v) for k, v in (d.get("implementations") or {}).items()},
             results=[_result(r) for r in d.get("results") or []],
-            diagnoses={k: _build(Diagnosis, v) for k, v in (d.get("diagnoses") or {}).items()},
+            diagnoses={k: _diagnosis(v) for k, v in (d.get("diagnoses") or {}).items()},
             sources=list(d.get("sources") or []),
             schema=schema,
         )
@@ -207,6 +284,8 @@ def json_safe(v):
         return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [json_safe(x) for x in v]
+    if isinstance(v, enum.Enum):  # a str enum as its plain value: execnet and JSON readers see a str
+        return json_safe(v.value)
     if isinstance(v, bool) or v is None or isinstance(v, str):
         return v
     if isinstance(v, numbers.Integral):
@@ -246,10 +325,18 @@ def _result_dict(r: PropertyResult) -> dict:
 
 def _result(d: dict) -> PropertyResult:
     r = _build(PropertyResult, d)
+    r.outcome = Outcome(r.outcome)
     if isinstance(r.failure, dict):
         r.failure = _build(Failure, r.failure)
+        r.failure.kind = FailureKind(r.failure.kind)
     r.bound_used = decode_ratio(r.bound_used)
     return r
+
+
+def _diagnosis(d: dict) -> Diagnosis:
+    diagnosis = _build(Diagnosis, d)
+    diagnosis.status = DiagnosisStatus(diagnosis.status)
+    return diagnosis
 
 
 def load(path: str | os.PathLike) -> Run:
@@ -271,7 +358,7 @@ def merge(runs: list[Run], names: list[str] | None = None) -> Run:
     (a later file is a re-run); each input run is listed in ``sources``.
     """
     names = names or [f"run {i + 1}" for i in range(len(runs))]
-    out = Run(status="complete")
+    out = Run(status=RunStatus.COMPLETE)
     statuses = set()
     for name, run in zip(names, runs):
         statuses.add(run.status)
@@ -289,8 +376,8 @@ def merge(runs: list[Run], names: list[str] | None = None) -> Run:
         out.environment = runs[0].environment
     else:
         out.environment = {"merged": len(runs)}
-    if statuses - {"complete"}:
-        out.status = "interrupted" if "interrupted" in statuses else "running"
+    if statuses - {RunStatus.COMPLETE}:
+        out.status = RunStatus.INTERRUPTED if RunStatus.INTERRUPTED in statuses else RunStatus.RUNNING
     codes = [r.exit_status for r in runs if r.exit_status is not None]
     out.exit_status = max(codes) if codes else None
     return out

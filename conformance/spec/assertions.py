@@ -146,5 +146,13 @@ def assert_state_close(what: str, got, expected, bound, *, dtype=None) -> None:
 
 def assert_running_stats_close(what: str, got, expected, bounds, *, dtype=None) -> None:
     """running_mean and running_var of two states (oracle.State-like) agree within ``bounds``."""
-    assert_state_close(f"running_mean {what}", got.running_mean, expected.running_mean, bounds.running_mean, dtype=dtype)
+    assert_state_close(f"running_mean {what}", got.running_mean, expected.running_mean, bounds.running_mean,
+                       dtype=dtype)
     assert_state_close(f"running_var {what}", got.running_var, expected.running_var, bounds.running_var, dtype=dtype)
+
+
+def assert_state_equal(what: str, got, expected) -> None:
+    """Two states (oracle.State-like) hold the same fields, each exactly equal (NaN equals NaN)."""
+    for k in ("weight", "bias", "running_mean", "running_var"):
+        assert_state_close(f"{k} {what}", getattr(got, k), getattr(expected, k), 0.0)
+    assert_equal(f"num_batches_tracked {what}", got.num_batches_tracked, expected.num_batches_tracked)

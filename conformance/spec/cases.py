@@ -27,7 +27,8 @@ class Config:
     track_running_stats: bool = True
 
     def kwargs(self) -> dict:
-        return dict(eps=self.eps, momentum=self.momentum, affine=self.affine, track_running_stats=self.track_running_stats)
+        return dict(eps=self.eps, momentum=self.momentum, affine=self.affine,
+                    track_running_stats=self.track_running_stats)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs().items())
@@ -68,7 +69,8 @@ class Case:
     def replace(self, *, calls=None, **config_changes) -> "Case":
         """The same case with other calls or other constructor arguments."""
         return dataclasses.replace(
-            self, config=dataclasses.replace(self.config, **config_changes), calls=self.calls if calls is None else tuple(calls)
+            self, config=dataclasses.replace(self.config, **config_changes),
+            calls=self.calls if calls is None else tuple(calls)
         )
 
     def initial_state(self) -> oracle.State:

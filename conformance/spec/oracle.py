@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -134,10 +135,11 @@ def forward(state: State, x, *, training: bool, eps: float, momentum: float | No
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {x64.shape}")
         mean, var = batch_mean(x64), batch_var(x64)
     else:
-        mean, var = state.running_mean, state.running_var
-    out = Forward(normalize(x64, mean, var, eps, state.weight, state.bias), np.asarray(mean), np.asarray(var), use_batch, m)
+        mean, var = _present(state.running_mean), _present(state.running_var)
+    y = normalize(x64, mean, var, eps, state.weight, state.bias)
+    out = Forward(y, np.asarray(mean), np.asarray(var), use_batch, m)
     if training and tracking:
-        state.num_batches_tracked += 1
+        state.num_batches_tracked = _present(state.num_batches_tracked) + 1
         f = momentum_factor(momentum, state.num_batches_tracked)
         unbiased = var * m / (m - 1)
         state.running_mean = running_update(state.running_mean, mean, f)
@@ -177,3 +179,13 @@ def backward(x, grad_output, mean, var, eps, weight=None, *, batch_stats: bool) 
     else:
         dx = gh * s
     return Gradients(dx, (g * xh).sum(axis=axes), g.sum(axis=axes))
+
+
+T = TypeVar("T")
+
+
+def _present(value: T | None) -> T:
+    """A field that tracking running statistics guarantees."""
+    if value is None:
+        raise ValueError("the state tracks running statistics but lacks one of them")
+    return value

@@ -12,6 +12,7 @@ touches ``settings.default``, so other Hypothesis tests in the same session keep
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import InvalidArgument
@@ -24,11 +25,8 @@ _PRIVATE = "batchnorm-conformance:"
 # Parent: Hypothesis' own defaults, not whatever profile is loaded (under CI Hypothesis loads its "ci").
 _base = settings.get_profile("default")
 settings.register_profile(_PRIVATE + "dev", _base, max_examples=30, **_common)
-# ci leaves out Hypothesis' explain phase: after shrinking it reruns the failing example a few
-# hundred times, under a tracer, to list the lines only failing examples ran and the arguments
-# that did not matter. For these properties the lines are the suite's own assertion helpers and
-# the one argument is st.data(), while the phase took longer than the shrinking (2-6 s a failing
-# property): time to the first failure reported, for nothing a reader can use.
+# ci leaves out Hypothesis' explain phase: for these properties the lines it lists are the suite's
+# own assertion helpers and the one argument is st.data(), and it delays the first failure.
 settings.register_profile(_PRIVATE + "ci", _base, max_examples=100, derandomize=True, database=None,
                           phases=[p for p in _base.phases if p is not Phase.explain], **_common)
 settings.register_profile(_PRIVATE + "thorough", _base, max_examples=1000, **_common)
@@ -55,7 +53,7 @@ def choose(profile: str | None = None, *, max_examples: int | None = None, seed:
     name = profile or default_profile_name()
     base_name = name
     base = settings.get_profile(_PRIVATE + name if name in PROFILES else name)
-    changes = {}
+    changes: dict[str, Any] = {}
     if max_examples is not None:
         changes["max_examples"] = max_examples
     if seed is not None and base.derandomize:

@@ -3,7 +3,7 @@
 from tests.mutants.base import Reference
 
 
-class make(Reference):  # noqa: N801 - the class is the factory
+class make(Reference):
     def apply_affine(self, y):
         y = super().apply_affine(y)
         return y if self.bias is None else y + self.as_channels(self.bias, y.ndim)

@@ -7,6 +7,6 @@ the failure (kind ``crash``) is not counted as a catch: a crash shows nothing ab
 from tests.mutants.base import Reference
 
 
-class make(Reference):  # noqa: N801 - the class is the factory
+class make(Reference):
     def batch_moments(self, work, axes):
         raise RuntimeError("batch statistics are not implemented")

@@ -27,22 +27,22 @@ class _EvalHostile(Reference):
         raise NotImplementedError
 
 
-class segfault(_EvalHostile):  # noqa: N801 - the class is the factory
+class segfault(_EvalHostile):
     def misbehave(self, x):
         return ctypes.string_at(0)  # reads address 0: SIGSEGV
 
 
-class abort(_EvalHostile):  # noqa: N801
+class abort(_EvalHostile):
     def misbehave(self, x):
         os.abort()
 
 
-class exits(_EvalHostile):  # noqa: N801
+class exits(_EvalHostile):
     def misbehave(self, x):
         os._exit(0)  # no exception, no traceback: the process is just gone
 
 
-class hang(_EvalHostile):  # noqa: N801
+class hang(_EvalHostile):
     def misbehave(self, x):
         time.sleep(3600)
 
@@ -50,7 +50,7 @@ class hang(_EvalHostile):  # noqa: N801
 _HELD = []
 
 
-class leak(_EvalHostile):  # noqa: N801
+class leak(_EvalHostile):
     """Keeps 256 MiB more on each eval call, for ever."""
 
     def misbehave(self, x):
@@ -65,7 +65,7 @@ def _nested(depth: int) -> list:
     return x
 
 
-class fills_its_memory(_EvalHostile):  # noqa: N801
+class fills_its_memory(_EvalHostile):
     """Allocates until its memory limit is full to the last page, then needs a deeper stack
     than it has used so far (comparing two deeply nested lists recurses in C, allocating
     nothing), then allocates again. Under an address-space limit the stack cannot grow:
@@ -89,17 +89,17 @@ class fills_its_memory(_EvalHostile):  # noqa: N801
         return Reference.__call__(self, x)
 
 
-class wrong_shape(_EvalHostile):  # noqa: N801
+class wrong_shape(_EvalHostile):
     def misbehave(self, x):
         return Reference.__call__(self, x)[:1]
 
 
-class wrong_type(_EvalHostile):  # noqa: N801
+class wrong_type(_EvalHostile):
     def misbehave(self, x):
         return Reference.__call__(self, x).tolist()
 
 
-class wrong_dtype(_EvalHostile):  # noqa: N801
+class wrong_dtype(_EvalHostile):
     def misbehave(self, x):
         return Reference.__call__(self, x).astype(np.float16)
 
@@ -109,29 +109,29 @@ class _Unprintable(Exception):
         raise RuntimeError("and its __str__ raises")
 
 
-class unprintable_exception(_EvalHostile):  # noqa: N801
+class unprintable_exception(_EvalHostile):
     def misbehave(self, x):
         raise _Unprintable()
 
 
-class system_exit(_EvalHostile):  # noqa: N801
+class system_exit(_EvalHostile):
     def misbehave(self, x):
         raise SystemExit(3)
 
 
-class keyboard_interrupt(_EvalHostile):  # noqa: N801
+class keyboard_interrupt(_EvalHostile):
     """In a process of its own, a KeyboardInterrupt is the candidate's: a failure, not a Ctrl-C."""
 
     def misbehave(self, x):
         raise KeyboardInterrupt
 
 
-class base_exception(_EvalHostile):  # noqa: N801
+class base_exception(_EvalHostile):
     def misbehave(self, x):
         raise BaseException("not an Exception at all")
 
 
-class mutates_input(Reference):  # noqa: N801
+class mutates_input(Reference):
     """Right output, but the input is centred in place along the way."""
 
     def __call__(self, x):
@@ -140,7 +140,7 @@ class mutates_input(Reference):  # noqa: N801
         return y
 
 
-class chatty(Reference):  # noqa: N801
+class chatty(Reference):
     """Correct, and writes to stdout and stderr on every call: it must not upset the suite."""
 
     def __call__(self, x):
@@ -149,7 +149,7 @@ class chatty(Reference):  # noqa: N801
         return super().__call__(x)
 
 
-class crashes_at_construction(Reference):  # noqa: N801
+class crashes_at_construction(Reference):
     """Constructs fine once (the suite's probe), then segfaults in every later constructor."""
 
     built = [0]
@@ -161,7 +161,7 @@ class crashes_at_construction(Reference):  # noqa: N801
         super().__init__(*args, **kwargs)
 
 
-class slow_but_correct(_EvalHostile):  # noqa: N801
+class slow_but_correct(_EvalHostile):
     """A quarter of a second per eval call: slow, not hung; the time limits must let it pass."""
 
     def misbehave(self, x):

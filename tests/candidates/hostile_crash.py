@@ -7,7 +7,7 @@ from tests.mutants.base import Reference
 HOSTILE = "<script>alert('pwned')</script><img src=x onerror=\"alert(1)\"> & </pre></details>"
 
 
-class make(Reference):  # noqa: N801 - the class is the factory
+class make(Reference):
     def __call__(self, x):
         raise RuntimeError(HOSTILE)
 

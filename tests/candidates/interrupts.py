@@ -9,7 +9,7 @@ from tests.mutants.base import Reference
 _calls = [0]
 
 
-class make(Reference):  # noqa: N801 - the class is the factory
+class make(Reference):
     def __call__(self, x):
         _calls[0] += 1
         if _calls[0] >= 3:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance.spec import oracle, panel, tolerances
 from conformance.candidates import replay
+from conformance.spec import oracle, panel, tolerances
 from conformance.spec.cases import Call, Case, Config
 from tests.mutants import float32 as f32
 from tests.sound import numpy_kernels as sound

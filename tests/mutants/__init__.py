@@ -175,7 +175,8 @@ CATALOG: tuple[Mutant, ...] = (
             "statistics_pool_batch_and_length_together train_output_matches_the_oracle the_tutorial_worked_examples",
             form="module",
             # one sample per position raises in training: where such an input comes first, the run sees a crash
-            weak="running_stats_after_one_train_step_match_the_closed_form num_batches_tracked_counts_train_calls_only"),
+            weak="running_stats_after_one_train_step_match_the_closed_form "
+                 "num_batches_tracked_counts_train_calls_only"),
     _mutant("torch_modules:AssumesContiguous", "the input's storage read as if C-contiguous",
             "train_output_matches_the_oracle eval_output_uses_the_running_stats channels_are_independent "
             "running_stats_after_one_train_step_match_the_closed_form", form="module"),

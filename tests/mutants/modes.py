@@ -50,7 +50,7 @@ class DefaultEps1e3(Reference):
         super().__init__(num_features, eps, **kwargs)
 
 
-class DefaultMomentum0_9(Reference):  # noqa: N801 - the value in the name
+class DefaultMomentum0_9(Reference):
     """The signature's default momentum is 0.9 (ONNX's, not converted to torch's convention)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.9, **kwargs):

@@ -1,0 +1,108 @@
+"""The side checks: deviations that are not a change to the semantics, each detected by a
+check of its own (the input modified in place, a missing ValueError, the result depending on
+memory layout, float64 computed in float32, ...) or by a fact ``probes.observe`` noted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conformance.candidates import replay
+from conformance.diagnosis.compare import close
+from conformance.diagnosis.probes import PROBES, grid
+from conformance.spec.cases import Call, Case, Config
+
+
+def _raises(impl, dtype, config: Config, x: np.ndarray, training: bool = True) -> bool:
+    inst = impl.make(config, dtype)
+    inst.train(training)
+    try:
+        inst.forward_raw(x.astype(dtype))
+    except Exception:  # noqa: BLE001 - any exception is a refusal here
+        return True
+    return False
+
+
+def _layout_differs(impl, dtype, has) -> bool:
+    probe = PROBES[0]
+    x = probe.calls[0][1].astype(dtype)
+    outs = []
+    for layout in ("contiguous", "transposed", "strided"):
+        inst = impl.make(probe.config, dtype)
+        inst.set_state(probe.state)
+        inst.train(True)
+        outs.append(inst.forward(x, layout))
+    bound = replay.run_oracle(probe.case(dtype)).output_bounds[0].reshape(1, -1, 1)
+    return any(not (np.abs(o - outs[0]) <= 2 * bound).all() for o in outs[1:])
+
+
+def _cancels(impl, dtype, judge) -> bool:
+    """Agrees with torch on centred data, not on the same data shifted by 1e4 (spread 1e-2); judged
+    with the bounds of ``judge`` (float32 for a float64 candidate that works in float32)."""
+    centred = grid((8, 2), 14, [0.0, 0.0]) / 100  # spread about 1e-2
+    results = []
+    for offset in (0.0, 1e4):
+        case = Case(Config(2), dtype, (Call(True, (centred + offset).astype(dtype)),))
+        inst = impl.make(case.config, dtype)
+        inst.train(True)
+        exp = replay.run_oracle(Case(case.config, judge, (Call(True, (centred + offset).astype(judge)),)))
+        results.append(close(inst.forward(case.x), exp.outputs[0], exp.output_bounds[0], judge)[0])
+    return results == [True, False]
+
+
+def _float64_fits(impl, dtype, x, eps) -> list[bool] | None:
+    """In float64, a train call with batch statistics: whether the output is within the float64
+    bounds, and within the float32 bounds, of the oracle's; None in another dtype."""
+    if np.dtype(dtype) != np.float64:
+        return None  # in float32 the two cannot be told apart
+    config = Config(x.shape[1], eps=eps, affine=False, track_running_stats=False)
+    inst = impl.make(config, dtype)
+    inst.train(True)
+    y = inst.forward(x.astype(dtype))
+    fits = []
+    for judge in ("float64", "float32"):
+        exp = replay.run_oracle(Case(config, judge, (Call(True, x.astype(judge)),)))
+        fits.append(close(y, exp.outputs[0], exp.output_bounds[0], judge)[0])
+    return fits
+
+
+def _computes_in_float32(impl, dtype) -> bool:
+    """In float64: the output has float32's error, not float64's (inputs and eps exact in float32)."""
+    return _float64_fits(impl, dtype, grid((8, 2), 16, [0.5, -1.0]), 0.0625) == [False, True]
+
+
+def _eps_in_float32(impl, dtype) -> bool:
+    """In float64: the output matches eps = float32(0.1), not eps = 0.1 (tiny spread: eps dominates)."""
+    if np.dtype(dtype) != np.float64:
+        return False  # in float32 the two cannot be told apart
+    eps = 0.1
+    x = grid((8, 2), 15, [0.0, 0.0]) / 4096
+    inst = impl.make(Config(2, eps=eps, affine=False, track_running_stats=False), dtype)
+    inst.train(True)
+    y = inst.forward(x.astype(dtype))
+    fits = []
+    for e in (eps, float(np.float32(eps))):
+        exp = replay.run_oracle(Case(Config(2, eps=e, affine=False, track_running_stats=False), dtype,
+                                     (Call(True, x.astype(dtype)),)))
+        fits.append(close(y, exp.outputs[0], exp.output_bounds[0], dtype)[0])
+    return fits == [False, True]
+
+
+COMPUTE_CHECKS = ("float32_compute", "eps_float32")  # the outputs carry float32 rounding
+PRECISION_CHECKS = COMPUTE_CHECKS + ("narrow_state",)  # the outputs or the state do
+SIDE_CHECKS = {
+    # name: (capability needed, fn(impl, dtype, facts) -> deviation present)
+    "input_modified": (None, lambda impl, dt, facts: facts.get("input_modified", False)),
+    "output_dtype": (None, lambda impl, dt, facts: facts.get("output_dtype", False)),
+    "state_dtype": (None, lambda impl, dt, facts: facts.get("state_dtype", False)),
+    "narrow_state": (None, lambda impl, dt, facts: facts.get("narrow_state", False)),
+    "layout": (None, lambda impl, dt, facts: _layout_differs(impl, dt, facts)),
+    "one_value": (None, lambda impl, dt, facts: not _raises(impl, dt, Config(1), np.ones((1, 1)))),
+    "rank": ("rank_check", lambda impl, dt, facts: not _raises(impl, dt, Config(2),
+                                                                np.arange(16.0).reshape(2, 2, 2, 2))),
+    "channels": (None, lambda impl, dt, facts: not _raises(impl, dt, Config(3, affine=False),
+                                                           grid((4, 1), 13, [0.0]))),
+    "cancellation": (None, lambda impl, dt, facts: _cancels(impl, dt, facts.get("judge", dt))),
+    "float32_compute": (None, lambda impl, dt, facts: _computes_in_float32(impl, dt)),
+    "eps_float32": (None, lambda impl, dt, facts: _eps_in_float32(impl, dt)),
+}
