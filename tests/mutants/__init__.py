@@ -200,8 +200,11 @@ CATALOG: tuple[Mutant, ...] = (
             "above 1024 values, block statistics merged without Chan's between-block term",
             "train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle "
             "running_stats_after_one_train_step_match_the_closed_form", dtype="float32"),
+    # The oracle comparison sees it only where var >> eps in a big shape with a well-conditioned channel:
+    # the ci draw of the layered tree has none.
     _mutant("float32:LargeBatchUnbiasedVariance", "above 1024 values, the normalisation uses the unbiased variance",
-            "train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle", dtype="float32"),
+            "train_output_has_biased_variance_var_over_var_plus_eps", dtype="float32",
+            weak="train_output_matches_the_oracle"),
     _mutant("float32:TailTileNotWritten", "channels past the last full tile of 8 are never written (zeros)",
             "train_output_matches_the_oracle eval_output_uses_the_running_stats "
             "affine_output_is_weight_times_normalised_plus_bias eval_after_train_calls_uses_the_updated_running_stats",
