@@ -4,7 +4,7 @@ import numpy as np
 
 from conformance import strategies as cst
 from conformance.candidates import replay
-from conformance.spec.assertions import assert_close, assert_equal, assert_running_stats_close
+from conformance.spec.assertions import assert_close, assert_equal, assert_running_stats_close, assert_state_close
 from conformance.spec.cases import Call, Case, Config
 from conformance.suite import conformance_property, needs
 
@@ -31,6 +31,9 @@ def test_a_fresh_module_normalises_with_eps_1e_5_and_identity_affine(subject, da
     y = inst.forward(case.x)
     exp = replay.run_oracle(case)
     assert_close("train output of factory(C)", y, exp.outputs[0], exp.output_bounds[0], dtype=subject.dtype)
+    state, fresh = inst.get_state(), exp.states[0]  # identity affine: a weight of ones and a bias of zeros
+    assert_state_close("weight of factory(C)", state.weight, fresh.weight, 0.0, dtype=subject.dtype)
+    assert_state_close("bias of factory(C)", state.bias, fresh.bias, 0.0, dtype=subject.dtype)
 
 
 @needs("constructor")

@@ -5,7 +5,7 @@ import numpy as np
 from conformance import strategies as cst
 from conformance.candidates import replay
 from conformance.spec.assertions import assert_close
-from conformance.suite import conformance_property
+from conformance.suite import conformance_property, needs
 
 
 @conformance_property
@@ -25,6 +25,7 @@ def test_the_output_has_the_input_shape_and_dtype(subject, data):
         assert y.dtype == call.x.dtype, f"call {i}: output dtype {y.dtype}, input dtype {call.x.dtype}"
 
 
+@needs("own_state")
 @conformance_property
 def test_the_state_keeps_the_module_dtype(subject, data):
     case = data.draw(cst.sequences(subject.dtype), label="case")

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from conformance import strategies as cst
 from conformance.candidates import replay
 from conformance.spec.assertions import assert_absent, assert_close, assert_equal, assert_running_stats_close
-from conformance.suite import conformance_property, needs
+from conformance.suite import NotApplicable, conformance_property, needs
 
 
 def tracked(momentum=cst.momenta):
@@ -85,6 +85,22 @@ def test_num_batches_tracked_counts_train_calls_only(subject, data):
                      state.num_batches_tracked, count)
 
 
+@conformance_property
+def test_a_candidate_that_declares_no_batch_counter_keeps_none(subject, data):
+    """``conformance_lacks = ("counter",)`` exempts a candidate from the counter's properties: it must then
+    keep no num_batches_tracked that train calls change."""
+    if "counter" not in subject.impl.lacks:
+        raise NotApplicable("it does not declare conformance_lacks = ('counter',)")
+    case = data.draw(cst.sequences(subject.dtype, config=tracked(momentum=st.just(0.1)), modes=st.just(True),
+                                   set_state=False), label="case")
+    fresh = subject.make(case.config).get_state().num_batches_tracked
+    counts = [fresh] + [s.num_batches_tracked for s in replay.run_candidate(subject, case).states]
+    assert len(set(counts)) == 1, (
+        f"num_batches_tracked: it declares conformance_lacks = ('counter',), yet its counter went {counts} "
+        f"over {len(case.calls)} train calls: drop 'counter' from conformance_lacks")
+
+
+@needs("own_state")
 @conformance_property
 def test_without_tracking_there_are_no_running_stats(subject, data):
     untracked = cst.any_config(track_running_stats=st.just(False))

@@ -127,31 +127,56 @@ def deviations(pytester, *lines: str) -> str:
     return "--known-deviations=deviations.txt"
 
 
-def test_a_listed_property_that_fails_is_a_known_deviation(buggy, fast, pytester, run_conformance, report_section):
-    kd = deviations(pytester, f"{PROPERTY}: normalises with the unbiased variance")
+UNBIASED = f"{PROPERTY}: train output -- normalises with the unbiased variance"
+
+
+def test_a_listed_property_that_fails_in_its_quantity_is_a_known_deviation(buggy, fast, pytester, run_conformance,
+                                                                            report_section):
+    kd = deviations(pytester, UNBIASED)
     # A second, passing property shows that the run is still gated on the rest.
     result = run_conformance("conformance", f"--impl={buggy}", *fast, kd, "-rx",
                              "-k", f"{PROPERTY} or a_fresh_module_is_in_training_mode")
     assert result.ret == OK, result.text
     result.assert_outcomes(passed=2, xfailed=2)
     xfails = [line for line in result.stdout.lines if line.startswith("XFAIL")]
-    reason = "known deviation: normalises with the unbiased variance"
+    reason = "known deviation: train output differs (normalises with the unbiased variance)"
     assert len(xfails) == 2 and all(reason in x for x in xfails), xfails
     summary = report_section(result.text, "batchnorm conformance")
     assert summary.count(f"    known deviation: {PROPERTY}") == 2, summary
+    assert any(line.startswith(f"{buggy}-float32: CONFORMS WITH 1 KNOWN DEVIATION (") for line in summary), summary
+
+
+def test_a_listed_property_that_fails_in_another_quantity_fails_the_run(buggy, fast, pytester, run_conformance):
+    kd = deviations(pytester, f"{PROPERTY}: running_var -- we store the biased variance")
+    result = run_conformance("conformance", f"--impl={buggy}", *fast, kd, "-k", f"{PROPERTY} and float64")
+    assert result.ret == FAILED, result.text
+    result.assert_outcomes(failed=1)
+    assert "listed: running_var differs (we store the biased variance); this failure is train output" in result.text
+
+
+def test_a_listed_property_that_crashes_fails_the_run(candidate, fast, pytester, run_conformance):
+    """A candidate that dies on every eval call is not excused by an entry for the eval output's values."""
+    spec = candidate("hostile.py") + ":segfault"
+    kd = deviations(pytester, "eval_output_uses_the_running_stats: eval output -- rounds the running stats")
+    result = run_conformance("conformance", f"--impl={spec}", *fast, kd, "-k",
+                             "eval_output_uses_the_running_stats and float64")
+    assert result.ret == FAILED, result.text
+    result.assert_outcomes(failed=1)
+    assert "this failure is a crash or an error, not a comparison, which the entry does not excuse" in result.text
 
 
 def test_entries_that_do_not_match_the_failing_subject_do_not_excuse_it(buggy, fast, pytester, run_conformance):
     kd = deviations(pytester,
-                    "train_output_has_zero_mean_per_channel: another property, which this run does not select",
-                    f"numpy::{PROPERTY}: this property, but for numpy only, which this run does not check")
+                    "train_output_has_zero_mean_per_channel: train output -- another property, not selected",
+                    f"numpy::{PROPERTY}: train output -- this property, but for numpy only, which is not checked",
+                    f"{PROPERTY} [float32]: train output -- this property, but in float32 only")
     result = run_conformance("conformance", f"--impl={buggy}", *fast, kd, "-k", f"{PROPERTY} and float64")
     assert result.ret == FAILED, result.text
     result.assert_outcomes(failed=1)
 
 
 def test_a_listed_property_that_passes_fails_the_run_as_fixed(pytester, run_conformance, report_section):
-    kd = deviations(pytester, f"{PROPERTY}: was broken once")
+    kd = deviations(pytester, f"{PROPERTY}: train output -- was broken once")
     result = run_conformance("conformance", "--impl=numpy", kd, "-k", PROPERTY, "--max-examples", "3")
     assert result.ret == FAILED, result.text
     assert "FIXED" in result.text
@@ -162,7 +187,7 @@ def test_a_listed_property_that_passes_fails_the_run_as_fixed(pytester, run_conf
 
 
 def test_an_unknown_property_id_is_a_usage_error(buggy, pytester, run_conformance):
-    kd = deviations(pytester, "no_such_property: a typo", f"{PROPERTY}: fine")
+    kd = deviations(pytester, "no_such_property: train output -- a typo", UNBIASED)
     result = run_conformance("conformance", f"--impl={buggy}", kd, "-k", PROPERTY)
     assert result.ret == USAGE_ERROR, result.text
     assert "Traceback" not in result.text
@@ -170,8 +195,15 @@ def test_an_unknown_property_id_is_a_usage_error(buggy, pytester, run_conformanc
     assert len(errors) == 1 and "no_such_property" in errors[0] and PROPERTY not in errors[0], errors
 
 
+def test_an_entry_without_a_quantity_is_a_usage_error(buggy, pytester, run_conformance):
+    kd = deviations(pytester, f"{PROPERTY}: normalises with the unbiased variance")
+    result = run_conformance("conformance", f"--impl={buggy}", kd, "-k", PROPERTY)
+    assert result.ret == USAGE_ERROR, result.text
+    assert "Traceback" not in result.text and "names no quantity that differs" in result.text, result.text
+
+
 def test_an_impl_prefixed_entry_applies_to_that_implementation_only(buggy, fast, pytester, run_conformance):
-    kd = deviations(pytester, f"{buggy}::{PROPERTY}: normalises with the unbiased variance")
+    kd = deviations(pytester, f"{buggy}::{UNBIASED}")
     result = run_conformance("conformance", f"--impl={buggy}", "--impl=numpy", *fast, kd, "-k", PROPERTY, "-v")
     # The buggy candidate's failure is the known deviation; numpy passes (and is not FIXED: not listed for it).
     assert result.ret == OK, result.text
@@ -181,6 +213,6 @@ def test_an_impl_prefixed_entry_applies_to_that_implementation_only(buggy, fast,
 
 
 def test_a_deviations_file_works_when_only_one_module_runs(pytester, run_conformance):
-    kd = deviations(pytester, "eval_changes_no_state: in test_eval.py, which this run does not collect")
+    kd = deviations(pytester, "eval_changes_no_state: running_mean -- in test_eval.py, which this run does not collect")
     result = run_conformance("conformance/test_forward.py", "--impl=numpy", kd, "-k", PROPERTY, "--max-examples", "3")
     assert result.ret == OK, result.text

@@ -118,10 +118,12 @@ def test_a_numpy_form_factory_that_raises_is_a_usage_error(pytester, candidate, 
 # --- the known-deviations file -----------------------------------------------------------------
 
 BAD_DEVIATIONS = {
-    "entry without a reason": ("train_output_matches_the_oracle:\n", ["has no reason"]),
-    "entry with a blank reason": ("# header\ntrain_output_matches_the_oracle:    \n", [":2:", "has no reason"]),
-    "entry without a colon": ("train_output_matches_the_oracle because reasons\n", ["expected 'property_id: reason'"]),
-    "impl entry without a reason": ("numpy::train_output_matches_the_oracle:\n", ["has no reason"]),
+    "entry without a quantity": ("train_output_matches_the_oracle:\n", ["names no quantity"]),
+    "entry with a blank reason": ("# header\ntrain_output_matches_the_oracle: train output --   \n",
+                                  [":2:", "has no reason"]),
+    "entry without a colon": ("train_output_matches_the_oracle because reasons\n",
+                              ["expected '[implementation::]property_id [dtype]: quantity -- reason'"]),
+    "impl entry without a quantity": ("numpy::train_output_matches_the_oracle: a reason\n", ["names no quantity"]),
 }
 
 

@@ -160,7 +160,8 @@ def test_the_report_can_be_turned_off_or_sent_elsewhere(pytester, run_conformanc
 
 def test_a_known_deviation_is_recorded_with_its_reason(pytester, candidate, fast, run_conformance):
     spec = candidate("eps_outside_sqrt.py") + ":make"
-    (pytester.path / "deviations.txt").write_text("train_output_matches_the_oracle: eps placed as in our paper\n")
+    (pytester.path / "deviations.txt").write_text(
+        "train_output_matches_the_oracle: train output -- eps placed as in our paper\n")
     result = run_conformance("conformance", f"--impl={spec}", *fast,
                              "-k", "train_output_matches_the_oracle and float64",
                              "--known-deviations", "deviations.txt")
@@ -169,3 +170,19 @@ def test_a_known_deviation_is_recorded_with_its_reason(pytester, candidate, fast
     (r,) = data["results"]
     assert r["outcome"] == "known_deviation" and "eps placed as in our paper" in r["reason"]
     assert data["diagnoses"] == {}  # it conforms, up to what is listed
+
+
+def test_a_result_whose_report_data_fails_to_build_is_kept_with_a_note(pytester, run_conformance):
+    pytester.makepyfile(broken_data='''
+from conformance.session import property_data
+
+def describe(self, *args):
+    raise RuntimeError("cannot describe this one")
+
+property_data.PropertyData.describe = describe
+''')
+    result = run_conformance("conformance", "--impl=numpy", "-p", "broken_data", "-k",
+                             "train_output_matches_the_oracle and float64", *FEW)
+    assert result.ret == OK, result.text
+    (r,) = load(pytester)["results"]
+    assert r["outcome"] == "passed" and "report data unavailable: RuntimeError: cannot describe this one" in r["reason"]

@@ -22,14 +22,16 @@ REASONS = {
     "stats_arguments": "only the functional form receives running stats (and their dtype) as arguments",
     "state_argument": "only the pure form receives its whole state as an argument and returns a new one",
     "backward": "it defines no backward pass the suite can call",
+    "own_state": "the suite holds the state it passes to the function, which writes into it in place: which "
+                 "state exists, and its dtype, are the suite's",
 }
 
 HAS = {
-    "module": {"counter", "constructor", "rank_check", "backward"},
-    "numpy": {"counter", "constructor", "rank_check", "backward"},  # backward() is optional: checked per object
+    "module": {"counter", "constructor", "rank_check", "backward", "own_state"},
+    "numpy": {"counter", "constructor", "rank_check", "backward", "own_state"},  # backward() optional: per object
     "functional-torch": {"stats_arguments", "backward"},
     "functional-numpy": {"stats_arguments"},
-    "pure": {"counter", "rank_check", "state_argument"},
+    "pure": {"counter", "rank_check", "state_argument", "own_state"},
 }
 
 

@@ -215,7 +215,8 @@ def write_summary(tr: Any, run: Run) -> None:
         verdict = run.verdict(sid)
         counts = ", ".join(f"{n} {Outcome(o).words}" for o, n in run.counts(sid).items())
         failed = [r for r in mine if r.outcome in FAILING and r.outcome != Outcome.FIXED]
-        tr.write_line(f"{sid}: {verdict} ({counts})", red=bool(failed), green=verdict is Verdict.CONFORMS)
+        tr.write_line(f"{sid}: {run.verdict_line(sid)} ({counts})", red=bool(failed),
+                      green=verdict is Verdict.CONFORMS, yellow=verdict is Verdict.CONFORMS_WITH_KNOWN_DEVIATIONS)
         for r in sorted(failed, key=lambda r: r.property_id):
             tr.write_line(f"    fails: {r.property_id}")
         for r in sorted(mine, key=lambda r: r.property_id):

@@ -45,6 +45,7 @@ CELL = {  # outcome: (css class, text in the matrix)
 }
 VERDICT = {  # verdict: (css class, words)
     Verdict.CONFORMS: ("ok", "conforms"),
+    Verdict.CONFORMS_WITH_KNOWN_DEVIATIONS: ("known", "conform with known deviations"),
     Verdict.DOES_NOT_CONFORM: ("bad", "does not conform"),
     Verdict.NOT_CHECKED: ("none", "not checked"),
 }
@@ -68,7 +69,7 @@ pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; pa
 .summary { margin: 16px 0 0; line-height: 1.8; }
 table.matrix tfoot th, table.matrix tfoot td { background: #f6f8fa; font-size: 12px; font-weight: normal; }
 .verdict.ok { color: var(--pass); font-weight: 600; } .verdict.bad { color: var(--fail); font-weight: 600; }
-.verdict.none { color: var(--na); font-weight: 600; }
+.verdict.none { color: var(--na); font-weight: 600; } .verdict.known { color: var(--known); font-weight: 600; }
 table { border-collapse: collapse; }
 table.matrix th, table.matrix td { border: 1px solid var(--line); padding: 3px 8px; }
 table.matrix thead th { background: #f6f8fa; font-weight: 600; vertical-align: bottom; font-size: 12px; }
@@ -176,8 +177,17 @@ def _summary(run: Run) -> str:
     for verdict, (cls, words) in VERDICT.items():
         if by.get(verdict):
             parts.append(f'<span class="verdict {cls}">{len(by[verdict])} {esc(words)}</span>: '
-                         + ", ".join(f"<code>{esc(sid)}</code>{_summary_used(run, sid)}" for sid in by[verdict]))
+                         + ", ".join(f"<code>{esc(sid)}</code>{_exemptions(run, sid)}{_summary_used(run, sid)}"
+                                     for sid in by[verdict]))
     return f'<section id="summary"><p class="summary">{"<br>".join(parts)}</p></section>'
+
+
+def _exemptions(run: Run, sid: str) -> str:
+    """What the verdict leaves out: known deviations excused, capabilities declared lacking."""
+    known, lacks = run.known_deviations(sid), run.declared_lacks(sid)
+    bits = ([f"{known} known deviation{'s' * (known != 1)}"] if known else []) + (
+        [f"declares it lacks: {', '.join(lacks)}"] if lacks else [])
+    return f' <span class="muted">({esc("; ".join(bits))})</span>' if bits else ""
 
 
 def _summary_used(run: Run, sid: str) -> str:

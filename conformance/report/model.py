@@ -67,10 +67,17 @@ class FailureKind(str, enum.Enum):
 
 class Verdict(str, enum.Enum):
     CONFORMS = "CONFORMS"
+    CONFORMS_WITH_KNOWN_DEVIATIONS = "CONFORMS WITH KNOWN DEVIATIONS"  # never plain CONFORMS when one is excused
     DOES_NOT_CONFORM = "DOES NOT CONFORM"
     NOT_CHECKED = "NOT CHECKED"
 
     def __str__(self) -> str:
+        return self.value
+
+    def counted(self, known: int) -> str:
+        """The verdict line's words: "CONFORMS WITH 2 KNOWN DEVIATIONS" names how many."""
+        if self is Verdict.CONFORMS_WITH_KNOWN_DEVIATIONS:
+            return f"CONFORMS WITH {known} KNOWN DEVIATION{'S' * (known != 1)}"
         return self.value
 
 
@@ -99,6 +106,8 @@ def verdict(outcomes: Iterable[str]) -> Verdict:
     seen = {Outcome(o) for o in outcomes}
     if seen & FAILING:
         return Verdict.DOES_NOT_CONFORM
+    if Outcome.KNOWN_DEVIATION in seen:
+        return Verdict.CONFORMS_WITH_KNOWN_DEVIATIONS
     return Verdict.CONFORMS if Outcome.PASSED in seen else Verdict.NOT_CHECKED
 
 
@@ -162,6 +171,7 @@ class ImplementationInfo:
     unavailable: str | None = None
     device: str | None = None
     framework: str | None = None  # the version of what it runs, in words
+    lacks: list[str] = field(default_factory=list)  # capabilities of its form it declares it does not have
 
 
 @dataclass
@@ -213,6 +223,20 @@ class Run:
 
     def verdict(self, subject: str) -> Verdict:
         return verdict(r.outcome for r in self.results if r.subject == subject)
+
+    def known_deviations(self, subject: str) -> int:
+        return sum(r.outcome == Outcome.KNOWN_DEVIATION for r in self.results if r.subject == subject)
+
+    def declared_lacks(self, subject: str) -> list[str]:
+        """The capabilities the subject's implementation declares it lacks: each exempts it from some properties."""
+        info = self.implementations.get(next((r.implementation for r in self.results if r.subject == subject), ""))
+        return list(info.lacks) if info is not None else []
+
+    def verdict_line(self, subject: str) -> str:
+        """The verdict in words, with the count of known deviations and every declared exemption."""
+        words = self.verdict(subject).counted(self.known_deviations(subject))
+        lacks = self.declared_lacks(subject)
+        return words + (f" (declares it lacks: {', '.join(lacks)})" if lacks else "")
 
     def failing_subjects(self) -> list[str]:
         return [s for s in self.subjects() if self.verdict(s) is Verdict.DOES_NOT_CONFORM]

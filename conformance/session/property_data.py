@@ -20,6 +20,7 @@ import pytest
 from conformance.candidates.errors import CandidateDied, CandidateError
 from conformance.candidates.registry import Subject
 from conformance.report.model import FailureKind, Outcome, encode_ratio, json_safe
+from conformance.session.deviations import Deviation
 from conformance.spec import assertions, dtypes
 from conformance.spec.assertions import Mismatch
 from conformance.strategies import profiles
@@ -28,7 +29,7 @@ from conformance.suite import NotApplicable
 KEY = "batchnorm_conformance"  # the report attribute that carries a property's data
 MAX_ARRAY = 20_000  # mismatch arrays larger than this keep their message, not their values
 NOT_APPLICABLE = pytest.StashKey[str]()  # set at collection: why the property does not apply to the subject
-KNOWN_DEVIATION = pytest.StashKey[str]()  # set at collection: the known-deviations entry's reason
+KNOWN_DEVIATION = pytest.StashKey[Deviation]()  # set at collection: the known-deviations entry that lists it
 _STATS = pytest.StashKey[dict]()
 _USAGE = pytest.StashKey["assertions.BoundUsage | None"]()
 
@@ -87,13 +88,16 @@ class PropertyData:
         subject = subject_of(item)
         if subject is None:
             return report
+        listed = item.stash.get(KNOWN_DEVIATION, None)
+        if listed is not None and report.when == "call":
+            judge_known_deviation(listed, call, report)
         try:
             data = self.describe(item, call, report, subject)
         except (Exception, CandidateDied) as e:  # noqa: BLE001 - kept, with the property, as a note
             data = {"property_id": property_id(item), "module": module_name(item).rpartition(".")[2],
                     "subject": subject.id, "implementation": subject.impl.name, "dtype": subject.dtype,
-                    "outcome": Outcome.ERROR if report.failed else None,
-                    "note": f"report data unavailable: {type(e).__name__}: {e}"}
+                    "outcome": outcome_of(item, call, report),
+                    "reason": f"report data unavailable: {type(e).__name__}: {e}"}
         setattr(report, KEY, json_safe(data))
         if data.get("reproduce"):
             report.sections.append(("reproduce", data["reproduce"]))
@@ -111,14 +115,13 @@ class PropertyData:
             "order": self.order.get(item.nodeid, 0),
             "impl": {"name": impl.name, "spec": impl.spec, "target": impl.target, "form": impl.form,
                      "dtypes": list(impl.dtypes), "unavailable": impl.unavailable, "device": impl.device,
-                     "framework": impl.framework},
+                     "framework": impl.framework, "lacks": list(impl.lacks)},
             "outcome": outcome_of(item, call, report),
         }
-        if report.skipped or d["outcome"] == Outcome.KNOWN_DEVIATION:
-            d["reason"] = item.stash.get(KNOWN_DEVIATION, None) if d["outcome"] == Outcome.KNOWN_DEVIATION else (
-                skip_reason(report))
-        if d["outcome"] == Outcome.FIXED:
-            d["reason"] = item.stash[KNOWN_DEVIATION]
+        if d["outcome"] in (Outcome.KNOWN_DEVIATION, Outcome.FIXED):
+            d["reason"] = f"known deviation: {item.stash[KNOWN_DEVIATION].describe()}"
+        elif report.skipped:
+            d["reason"] = skip_reason(report)
         if report.when == "call":
             stats = item.stash.get(_STATS, None)
             if stats:
@@ -145,8 +148,8 @@ def outcome_of(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestRepo
     if report.when == "teardown":
         return Outcome.ERROR if report.failed else None
     if known and hasattr(report, "wasxfail"):
-        return Outcome.KNOWN_DEVIATION if report.skipped else Outcome.PASSED
-    if known and report.failed and call.excinfo is None:  # a strict xfail that passed
+        return Outcome.KNOWN_DEVIATION
+    if known and report.failed and call.excinfo is None:  # listed, and it passed
         return Outcome.FIXED
     if report.failed:
         return Outcome.FAILED
@@ -154,6 +157,35 @@ def outcome_of(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestRepo
         applies = call.excinfo is None or not call.excinfo.errisinstance(NotApplicable)
         return Outcome.SKIPPED if applies else Outcome.NOT_APPLICABLE
     return Outcome.PASSED
+
+
+def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """A listed property's report: excused (shown as pytest's xfail) only when every failure compares the
+    listed quantity; failed as FIXED when it passed; else failed, saying why the entry does not excuse it."""
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = (f"FIXED: listed as a known deviation ({listed.describe()}) but it passes: "
+                           "remove its entry from the known-deviations file")
+        return
+    if not report.failed or call.excinfo is None:
+        return
+    compared = [compared_quantity(e) for e in _leaves(call.excinfo.value)]
+    if all(listed.excuses(c) for c in compared):
+        report.outcome = "skipped"
+        report.wasxfail = f"known deviation: {listed.describe()}"
+        return
+    shown = ", ".join(c or "a crash or an error, not a comparison" for c in compared if not listed.excuses(c))
+    report.sections.append(("known deviation", f"listed: {listed.quantity} differs ({listed.reason}); this "
+                                               f"failure is {shown}, which the entry does not excuse"))
+
+
+def compared_quantity(e: BaseException) -> str | None:
+    """The name of the comparison a failure reports (None for a crash, a death or an error)."""
+    if isinstance(e, Mismatch):
+        return e.what
+    if isinstance(e, AssertionError) and not isinstance(e, CandidateError):
+        return str(e).split("\n", 1)[0].split(": ", 1)[0]
+    return None
 
 
 def skip_reason(report: pytest.TestReport) -> str:

@@ -128,11 +128,13 @@ def assert_close(what: str, got, expected, bound, *, dtype=None) -> None:
 
 
 def assert_equal(what: str, got, expected) -> None:
-    assert got == expected, f"{what}: expected {expected!r}, got {got!r}"
+    if not got == expected:  # raised, not asserted: python -O must not switch a property off
+        raise AssertionError(f"{what}: expected {expected!r}, got {got!r}")
 
 
 def assert_absent(what: str, value) -> None:
-    assert value is None, f"{what}: expected no such state (None), got {value!r}"
+    if value is not None:
+        raise AssertionError(f"{what}: expected no such state (None), got {value!r}")
 
 
 def assert_state_close(what: str, got, expected, bound, *, dtype=None) -> None:
@@ -140,7 +142,8 @@ def assert_state_close(what: str, got, expected, bound, *, dtype=None) -> None:
     if expected is None:
         assert_absent(what, got)
         return
-    assert got is not None, f"{what}: expected a value, the candidate has none (None)"
+    if got is None:
+        raise AssertionError(f"{what}: expected a value, the candidate has none (None)")
     assert_close(what, got, expected, bound, dtype=dtype)
 
 

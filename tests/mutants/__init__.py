@@ -148,11 +148,15 @@ CATALOG: tuple[Mutant, ...] = (
             "a_fresh_module_has_zero_mean_unit_variance_running_stats"),
     _mutant("modes:DefaultMomentum0_9", "default momentum 0.9 (ONNX's, not converted)",
             "a_fresh_module_updates_running_stats_with_momentum_0_1"),
+    _mutant("modes:DefaultNotAffine", "default affine=False: factory(C) has no weight and bias",
+            "a_fresh_module_normalises_with_eps_1e_5_and_identity_affine"),
     # --- refusing bad input ---------------------------------------------------------------
     _mutant("checks:AnyRankAccepted", "no rank check: 4D normalised, 1D an IndexError",
             "input_of_rank_other_than_2_or_3_raises_value_error"),
     _mutant("checks:NoChannelCheck", "no channel-count check (broadcasting accepts a size-1 side)",
             "a_channel_count_other_than_num_features_raises"),
+    _mutant("checks:DeclaresNoCounterButKeepsOne", "declares it lacks a batch counter, yet keeps one",
+            "a_candidate_that_declares_no_batch_counter_keeps_none"),
     _mutant("checks:NoSingleValueCheck", "no ValueError for one value per channel",
             "one_value_per_channel_raises_value_error_when_batch_statistics_are_used"),
     # --- memory, copies and dtypes -------------------------------------------------------------
@@ -190,6 +194,8 @@ CATALOG: tuple[Mutant, ...] = (
             "train_gradients_match_the_closed_form eval_gradients_use_the_running_stats_and_reach_no_buffer"),
     _mutant("gradients:MissingGradTerm", "grad_input leaves out the term through the variance",
             "train_gradients_match_the_closed_form input_gradient_matches_finite_differences_in_float64"),
+    _mutant("gradients:NoAffineGradients", "backward returns no weight or bias gradient with affine=True",
+            "train_gradients_match_the_closed_form eval_gradients_use_the_running_stats_and_reach_no_buffer"),
     # --- float32-native kernels (float32 arithmetic throughout, float32 only) ------------------------
     _mutant("float32:OnePassVarianceFloat32", "E[x^2] - E[x]^2 computed in float32 arithmetic",
             "train_output_matches_the_oracle train_output_has_biased_variance_var_over_var_plus_eps "

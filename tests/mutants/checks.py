@@ -24,3 +24,9 @@ class NoSingleValueCheck(Reference):
 
     def check_count(self, count, shape):
         pass
+
+
+class DeclaresNoCounterButKeepsOne(Reference):
+    """Declares conformance_lacks = ("counter",), exempting itself from the counter's properties, yet counts."""
+
+    conformance_lacks = ("counter",)

@@ -24,3 +24,10 @@ class MissingGradTerm(Reference):
 
     def input_gradient(self, gh, xhat, inv_std, axes, m):
         return inv_std / m * (m * gh - gh.sum(axis=axes, keepdims=True))
+
+
+class NoAffineGradients(Reference):
+    """backward returns (grad_input, None, None) even with affine=True: weight and bias never learn."""
+
+    def backward(self, grad_output):
+        return super().backward(grad_output)[0], None, None

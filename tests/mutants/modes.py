@@ -55,3 +55,10 @@ class DefaultMomentum0_9(Reference):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.9, **kwargs):
         super().__init__(num_features, eps, momentum, **kwargs)
+
+
+class DefaultNotAffine(Reference):
+    """The signature's default is affine=False: factory(C) has no weight and bias (identity either way)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, **kwargs):
+        super().__init__(num_features, eps, momentum, affine, **kwargs)
