@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from conformance.candidates.errors import CandidateError, candidate_raised, raised
+from conformance.candidates.errors import CandidateError, MalformedOutput, candidate_raised, raised
 from conformance.candidates.instance import Pending, Ready, Seen
 from conformance.spec import (
     dtypes,  # noqa: F401 - registers bfloat16 with NumPy
@@ -133,10 +133,10 @@ class AdaptedInstance:
         out = self._call(native)
         self.input_modified = not _same(self.arrays.to_numpy(native), x)
         if not self.arrays.is_native(out):
-            raise CandidateError(f"{self.name} returned {type(out).__name__}, expected {self.arrays.name}")
+            raise MalformedOutput(f"{self.name} returned {type(out).__name__}, expected {self.arrays.name}")
         y = self.arrays.to_numpy(out)
         if y.shape != x.shape:
-            raise CandidateError(f"{self.name} returned shape {y.shape} for an input of shape {x.shape}")
+            raise MalformedOutput(f"{self.name} returned shape {y.shape} for an input of shape {x.shape}")
         return y
 
     @property

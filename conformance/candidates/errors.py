@@ -15,6 +15,10 @@ class CandidateError(AssertionError):
     """The candidate broke the calling contract: it crashed, or returned the wrong kind of thing."""
 
 
+class MalformedOutput(CandidateError):
+    """It accepted the input and returned the wrong kind of thing (a type, a shape)."""
+
+
 class CandidateDied(BaseException):
     """The candidate's process died, hung or ran out of memory during a call.
 
@@ -68,7 +72,7 @@ def describe(e: BaseException) -> dict:
         cause = cause.__cause__ or cause.__context__
     where = traceback.extract_tb(e.__traceback__)[-3:] if e.__traceback__ else []
     return {
-        "candidate_error": isinstance(e, CandidateError),
+        "candidate_error": isinstance(e, CandidateError), "malformed_output": isinstance(e, MalformedOutput),
         "type": type(e).__name__, "module": type(e).__module__, "base": builtin_base(type(e)),
         "message": safe_str(e),
         "out_of_memory": any(isinstance(c, MemoryError) or "can't allocate memory" in safe_str(c) for c in chain),
@@ -84,7 +88,7 @@ def rebuild(info: dict) -> BaseException:
     stays one; a ValueError subclass of the candidate's becomes a ValueError subclass of the
     same name."""
     if info["candidate_error"]:
-        return CandidateError(info["message"])
+        return (MalformedOutput if info.get("malformed_output") else CandidateError)(info["message"])
     cls: type
     if info["module"] == "builtins" and isinstance(getattr(builtins, info["type"], None), type):
         cls = getattr(builtins, info["type"])

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from conformance.report import html as report_html
+from conformance.report.groups import failure_groups
 from conformance.report.model import (
     FAILING,
     Failure,
@@ -217,8 +218,16 @@ def write_summary(tr: Any, run: Run) -> None:
         failed = [r for r in mine if r.outcome in FAILING and r.outcome != Outcome.FIXED]
         tr.write_line(f"{sid}: {run.verdict_line(sid)} ({counts})", red=bool(failed),
                       green=verdict is Verdict.CONFORMS, yellow=verdict is Verdict.CONFORMS_WITH_KNOWN_DEVIATIONS)
-        for r in sorted(failed, key=lambda r: r.property_id):
-            tr.write_line(f"    fails: {r.property_id}")
+        for group in failure_groups(run, sid):
+            if group.kind == "fixed":
+                continue
+            if len(group.properties) == 1:
+                note = f"crash: {group.what}" if group.kind == "crash" else group.what[:160]
+                tr.write_line(f"    fails: {group.properties[0]} ({note})")
+                continue
+            tr.write_line(f"    {group.headline()}")
+            for prop in sorted(group.properties):
+                tr.write_line(f"        fails: {prop}")
         for r in sorted(mine, key=lambda r: r.property_id):
             if r.outcome == Outcome.KNOWN_DEVIATION:
                 tr.write_line(f"    known deviation: {r.property_id}")

@@ -19,6 +19,7 @@ import json
 import math
 from datetime import datetime, timezone
 
+from conformance.report.groups import failure_groups
 from conformance.report.model import (
     FAILING,
     DiagnosisStatus,
@@ -135,6 +136,7 @@ def render(run: Run, title: str = "BatchNorm1d conformance report") -> str:
         _matrix(run, anchors),
         _diagnoses(run),
         _pooling_section(run),
+        _groups(run, failures, anchors),
         _failures(run, failures, anchors),
         _environment(run),
         "</main></body></html>",
@@ -401,6 +403,25 @@ def pooling_svg(shape, c: int, l: int | None) -> str:
 
 
 # --- failures ----------------------------------------------------------------------------------
+
+
+def _groups(run: Run, failures: list[PropertyResult], anchors: dict) -> str:
+    """Per failing subject, its failures grouped by the crash or the quantity they share."""
+    if not failures:
+        return ""
+    anchor = {(r.subject, r.property_id): anchors[id(r)] for r in failures}
+    out = ['<section id="groups"><h2>Failures by what they share</h2>',
+           '<p class="muted">Failures with the same crash, or comparing the same quantity, are one group: '
+           "read a group as one finding.</p>"]
+    for sid in run.failing_subjects():
+        items = []
+        for g in failure_groups(run, sid):
+            links = ", ".join(f'<a href="#{anchor[(sid, p)]}"><code>{esc(p)}</code></a>' for p in g.properties
+                              if (sid, p) in anchor)
+            items.append(f"<li><b>{esc(g.headline())}</b><br>{links}</li>")
+        out.append(f"<h3>{esc(sid)}</h3><ul>{''.join(items)}</ul>")
+    out.append("</section>")
+    return "".join(out)
 
 
 def _failures(run: Run, failures: list[PropertyResult], anchors: dict) -> str:
