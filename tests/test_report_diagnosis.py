@@ -130,3 +130,10 @@ def test_every_variant_is_visible_on_the_probes(entry):
 def test_every_entry_has_a_verdict_that_contrasts_with_torch():
     for e in CATALOG:
         assert ("torch" in e.verdict) and e.title and (bool(e.changes) != bool(e.check)), e
+
+
+def test_a_candidate_that_rejects_one_configuration_still_gets_its_other_deviations_named():
+    d = diagnosis.diagnose(registry.resolve(f"{CANDIDATES / 'biased_no_momentum_none.py'}:make"), "float64")
+    assert d.status == "matched", d
+    assert [x["name"] for x in d.deviations][0] == "biased_running_var", d
+    assert "Not probed, the candidate could not run:" in d.verdict and "NotImplementedError" in d.verdict, d

@@ -16,7 +16,7 @@ from conformance.candidates.forms import HAS
 from conformance.diagnosis.catalog import CATALOG, Entry, Semantics
 from conformance.diagnosis.checks import COMPUTE_CHECKS, PRECISION_CHECKS, SIDE_CHECKS
 from conformance.diagnosis.compare import ProbeRun, bounds, compared
-from conformance.diagnosis.probes import PROBES, ProbeCrashed, crash, observe
+from conformance.diagnosis.probes import PROBES, ProbeCrashed, observe
 from conformance.diagnosis.variants import predict, variant
 
 
@@ -63,7 +63,23 @@ def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
     has = impl.capabilities if hasattr(impl, "capabilities") else HAS.get(impl.form, set())
     counter = "counter" in has
     facts: dict = {}
-    seen = [(p, observe(impl, dtype, p, facts)) for p in PROBES if set(p.needs) <= has]
+    seen, unprobed = [], []  # a probe the candidate cannot run costs its own observations only
+    for p in PROBES:
+        if set(p.needs) <= has:
+            try:
+                seen.append((p, observe(impl, dtype, p, facts)))
+            except ProbeCrashed as e:
+                unprobed.append(f"{p.name} ({str(e).splitlines()[0][:200]})")
+    if not seen:
+        raise ProbeCrashed("every probe crashed: " + "; ".join(unprobed))
+    result = _explain(impl, dtype, failing, has, counter, facts, seen)
+    if unprobed:
+        result.verdict += f" Not probed, the candidate could not run: {'; '.join(unprobed)}."
+        result.details.append("could not run: " + "; ".join(unprobed))
+    return result
+
+
+def _explain(impl, dtype: str, failing: list[str], has, counter: bool, facts: dict, seen: list) -> Result:
     # The precision checks first: a float64 candidate that works in float32 (or rounds eps to
     # float32) is compared with torch at float32's precision from then on, so that what else it
     # does can still be named.
@@ -75,8 +91,8 @@ def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
                 found.add(e.name)
                 if e.check in COMPUTE_CHECKS:
                     facts["judge"] = "float32"  # for the side checks that compare outputs
-        except Exception as err:
-            raise crash(err) from err
+        except Exception:  # noqa: BLE001 - a check the candidate cannot run names nothing
+            continue
     side = [e for e in CATALOG if e.name in found]
     if any(e.check in PRECISION_CHECKS for e in side):
         dtype = "float32"
