@@ -272,18 +272,18 @@ _big = st.integers(0, 7).map(lambda k: k == 7)  # one example in about 8; shrink
 
 
 @cacheable
-def cases(draw, dtype, *, config=None, training=True, values=inputs, ndims=(2, 3), large=False, set_state=True,
-          layout=layouts, min_m=2) -> Case:
+def cases(draw, dtype, *, config=None, training=True, values=inputs, ndims=(2, 3), large=False, big=False,
+          set_state=True, layout=layouts, min_m=2) -> Case:
     """One call: a configuration (from ``config``, by default ``any_config()``), a state (set by
     the suite so affine bugs are visible), one input (from ``values(dtype, shape)``).
 
-    ``large`` lets m = N * L reach several thousand.
+    ``large`` lets m = N * L reach several thousand; ``big`` draws every shape from BIG_SHAPES.
 
     >>> cases("float32", large=True)
     >>> cases("float64", config=any_config(affine=st.just(True)), training=False, ndims=(3,))
     """
     cfg = draw(config if config is not None else any_config())
-    if large and draw(_big):
+    if big or (large and draw(_big)):
         shape = draw(_big_shapes(cfg.num_features, ndims, min_m))
     else:
         max_side = draw(_max_sides) if large else SMALL

@@ -123,8 +123,8 @@ CATALOG: tuple[Mutant, ...] = (
             "eval_changes_no_state eval_after_train_calls_uses_the_updated_running_stats "
             "num_batches_tracked_counts_train_calls_only eval_output_does_not_depend_on_the_rest_of_the_batch"),
     _mutant("running:CounterCountsEvalCalls", "num_batches_tracked incremented in eval calls too",
-            "num_batches_tracked_counts_train_calls_only eval_changes_no_state "
-            "eval_after_train_calls_uses_the_updated_running_stats"),
+            "num_batches_tracked_counts_train_calls_only eval_changes_no_state",
+            weak="eval_after_train_calls_uses_the_updated_running_stats"),
     _mutant("running:UntrackedHasBuffers", "the running-stat buffers exist with track_running_stats=False",
             "without_tracking_there_are_no_running_stats eval_changes_no_state"),
     # --- train versus eval, and the defaults ------------------------------------------------
@@ -202,15 +202,16 @@ CATALOG: tuple[Mutant, ...] = (
             "running_stats_after_one_train_step_match_the_closed_form "
             "constant_channels_give_finite_output_equal_to_the_bias",
             dtype="float32"),
+    # The properties that draw a big shape in one example of eight see these only where that example is
+    # well conditioned; the property that draws only big, well-conditioned shapes sees them every time.
     _mutant("float32:BlockMergeWithoutBetweenTerm",
             "above 1024 values, block statistics merged without Chan's between-block term",
-            "train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle "
-            "running_stats_after_one_train_step_match_the_closed_form", dtype="float32"),
-    # The oracle comparison sees it only where var >> eps in a big shape with a well-conditioned channel:
-    # the ci draw of the layered tree has none.
+            "train_output_matches_the_oracle_for_thousands_of_values_per_channel train_output_matches_the_oracle "
+            "running_stats_after_one_train_step_match_the_closed_form", dtype="float32",
+            weak="train_output_has_biased_variance_var_over_var_plus_eps"),
     _mutant("float32:LargeBatchUnbiasedVariance", "above 1024 values, the normalisation uses the unbiased variance",
-            "train_output_has_biased_variance_var_over_var_plus_eps", dtype="float32",
-            weak="train_output_matches_the_oracle"),
+            "train_output_matches_the_oracle_for_thousands_of_values_per_channel", dtype="float32",
+            weak="train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle"),
     _mutant("float32:TailTileNotWritten", "channels past the last full tile of 8 are never written (zeros)",
             "train_output_matches_the_oracle eval_output_uses_the_running_stats "
             "affine_output_is_weight_times_normalised_plus_bias eval_after_train_calls_uses_the_updated_running_stats",
