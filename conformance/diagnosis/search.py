@@ -4,7 +4,6 @@ what the candidate shows on the probes, and the verdict that says so.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import warnings
 from dataclasses import dataclass, field
@@ -18,19 +17,9 @@ from conformance.diagnosis.checks import COMPUTE_CHECKS, PRECISION_CHECKS, SIDE_
 from conformance.diagnosis.compare import ProbeRun, bounds, compared
 from conformance.diagnosis.probes import PROBES, ProbeCrashed, observe
 from conformance.diagnosis.variants import predict, variant
+from conformance.report.model import DiagnosisStatus
 
-
-class Status(str, enum.Enum):
-    """What the diagnosis came to; a str, so that it compares, prints and serialises as its value."""
-
-    MATCHED = "matched"
-    AMBIGUOUS = "ambiguous"
-    NOT_IN_CATALOG = "not_in_catalog"
-    PROBE_CRASHED = "probe_crashed"
-    NOT_RUN = "not_run"
-
-    def __str__(self) -> str:
-        return self.value  # f-strings and str() give "matched", as the bare strings did
+Status = DiagnosisStatus  # what the diagnosis came to: the results model's values
 
 
 @dataclass

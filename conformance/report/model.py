@@ -33,7 +33,15 @@ from pathlib import Path
 SCHEMA = "batchnorm-conformance/results/1"
 
 
-class Outcome(str, enum.Enum):
+class Word(str, enum.Enum):
+    """A shared value: compares, prints and serialises as its plain string."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+
+class Outcome(Word):
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
@@ -42,8 +50,6 @@ class Outcome(str, enum.Enum):
     NOT_APPLICABLE = "not_applicable"
     SKIPPED = "skipped"
 
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def words(self) -> str:
@@ -55,24 +61,20 @@ OUTCOMES = tuple(Outcome)
 FAILING = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.FIXED})
 
 
-class FailureKind(str, enum.Enum):
+class FailureKind(Word):
     MISMATCH = "mismatch"  # a comparison with data went past its bound
     ASSERTION = "assertion"  # another check of the property
     CRASH = "crash"  # the candidate raised, died or returned the wrong kind of thing
     ERROR = "error"  # the test could not run (setup or teardown)
 
-    def __str__(self) -> str:
-        return self.value
 
 
-class Verdict(str, enum.Enum):
+class Verdict(Word):
     CONFORMS = "CONFORMS"
     CONFORMS_WITH_KNOWN_DEVIATIONS = "CONFORMS WITH KNOWN DEVIATIONS"  # never plain CONFORMS when one is excused
     DOES_NOT_CONFORM = "DOES NOT CONFORM"
     NOT_CHECKED = "NOT CHECKED"
 
-    def __str__(self) -> str:
-        return self.value
 
     def counted(self, known: int) -> str:
         """The verdict line's words: "CONFORMS WITH 2 KNOWN DEVIATIONS" names how many."""
@@ -81,24 +83,20 @@ class Verdict(str, enum.Enum):
         return self.value
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(Word):
     RUNNING = "running"  # partial: the run goes on
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
 
-    def __str__(self) -> str:
-        return self.value
 
 
-class DiagnosisStatus(str, enum.Enum):
+class DiagnosisStatus(Word):
     MATCHED = "matched"
     AMBIGUOUS = "ambiguous"
     NOT_IN_CATALOG = "not_in_catalog"
     PROBE_CRASHED = "probe_crashed"
     NOT_RUN = "not_run"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 def verdict(outcomes: Iterable[str]) -> Verdict:
