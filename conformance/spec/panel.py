@@ -13,6 +13,8 @@ land, on these values, in this precision? The members span the realistic error b
                     (a GPU kernel's block reduction; for m <= 16 it is Welford's update itself)
     shifted         one pass of sum(d) and sum(d * d) with d = x - shift, shifted by the value
                     farthest from the mean (the cancellation a shift inside the data can cause)
+    shifted-first   the same shifted by the first value, the textbook choice (on repeated values
+                    its rounding errors correlate differently from the farthest shift's)
 
 Each member's output is formed both ways a kernel writes it: (x - mean) * rsqrt(var + eps) * w + b
 in the working precision, and the fused x * a + b with a = w * rsqrt(var + eps), b = bias - mean * a,
@@ -78,11 +80,16 @@ def _welford(rows: np.ndarray) -> Moments:
 
 
 def _shifted_one_pass(rows: np.ndarray) -> Moments:
-    """One sequential pass over d = x - shift of sum(d) and sum(d * d), shifted by the value farthest
-    from the mean: the most cancellation that a shift by one of the data's own values can cause."""
+    """Shifted by the value farthest from the mean: the most cancellation a shift by one of the data's
+    own values can cause."""
     m = rows.dtype.type(rows.shape[1])
     far = np.argmax(np.abs(rows - (_pairwise(rows) / m)[:, None]), axis=1)
-    shift = rows[np.arange(rows.shape[0]), far]
+    return _shifted(rows, rows[np.arange(rows.shape[0]), far])
+
+
+def _shifted(rows: np.ndarray, shift: np.ndarray) -> Moments:
+    """One sequential pass over d = x - shift of sum(d) and sum(d * d)."""
+    m = rows.dtype.type(rows.shape[1])
     d = rows - shift[:, None]
     s1, s2 = _sequential(d), _sequential(d * d)
     return Moments(shift + s1 / m, np.maximum((s2 - s1 * (s1 / m)) / m, rows.dtype.type(0)))
@@ -118,6 +125,7 @@ MEMBERS = {
     "welford": _welford,
     "welford-merged": _welford_merged,
     "shifted one-pass": _shifted_one_pass,
+    "shifted by the first value": lambda rows: _shifted(rows, rows[:, 0]),
 }
 
 

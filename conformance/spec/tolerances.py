@@ -12,8 +12,9 @@ statistics has two parts, per channel:
     bound = floor + CALIBRATION * deviation
 
     deviation   what a panel of sound algorithms (``panel``: left-to-right, right-to-left and
-                pairwise two-pass, Welford's update in order and merged across threads, a shifted
-                one-pass sum), run in the candidate's precision on this very input, deviates
+                pairwise two-pass, Welford's update in order and merged across threads, one-pass
+                sums shifted by the farthest and by the first value), run in the candidate's
+                precision on this very input, deviates
                 from the float64 oracle, the largest over the panel and both output forms. It is small where the data
                 is benign and large where the input is ill-conditioned, and it shows the
                 correlated errors (repeated values, constant channels) that a random walk misses.
@@ -32,7 +33,10 @@ statistics has two parts, per channel:
     xh     max|x_c - mean_c| * s: the largest normalised magnitude
     kappa  u * A * s with batch statistics, else 0: an updating or merging algorithm's variance
            keeps the mean's rounding to first order, 2 u A sqrt(var), which moves s by this much
-    err(xhat) = rho + xh * (g * u + rho**2 + kappa)
+    nu     g * u * max(1, (1 + xh**2) / 2) with batch statistics, else g * u: the variance's
+           relative error; a one-pass sum shifted by one of the data's values errs by up to
+           g u (var + D**2) / (var + eps) <= g u (1 + xh**2), which moves s by half as much
+    err(xhat) = rho + xh * (nu + rho**2 + kappa)
     eta    the smallest normal number of the dtype: an implementation may flush subnormal inputs
            and results to zero (torch's float32 CPU kernel turns [1e-45, 0] into [0, 0])
     floor  = SAFETY * (|w_c| * (err(xhat) + eta * s) + u_out * (|w_c| * xh + |b_c|) + eta)
@@ -113,11 +117,13 @@ def _xhat_error(A, s, xh, u, u_out, g, eta, *, updating: bool):
     """err(xhat): the normalised value's error, input flushing included.
 
     rho is the centring's error (the mean's g roundings and those of x - mean or x * a + b); the
-    variance errs by g roundings relative, by rho**2 (two passes: the mean's error enters squared),
-    and, for an updating or merging algorithm, by its first-order term u * A * s relative to var + eps."""
+    variance errs by g roundings relative (up to g (1 + xh**2) / 2 for a one-pass sum shifted by one
+    of the data's values), by rho**2 (two passes: the mean's error enters squared), and, for an
+    updating or merging algorithm, by its first-order term u * A * s relative to var + eps."""
     rho = (g * u + 2 * u_out) * A * s
     kappa = u * A * s if updating else 0.0
-    return rho + xh * (g * u + rho**2 + kappa) + eta * s
+    nu = g * u * (np.maximum(1.0, (1.0 + xh**2) / 2) if updating else 1.0)
+    return rho + xh * (nu + rho**2 + kappa) + eta * s
 
 
 def random_walk_growth(m: int) -> float:
