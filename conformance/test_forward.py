@@ -25,7 +25,7 @@ def big_values(dtype, shape):
 
 
 @conformance_property
-def test_train_output_matches_the_oracle_for_thousands_of_values_per_channel(subject, data):
+def test_the_output_for_thousands_of_values_per_channel_matches_the_oracle(subject, data):
     """m from 512 to 4096 values per channel, on well-conditioned data: where kernels switch to block
     reductions or other code paths, and a float32 bug of one part in m is still above the bound."""
     case = data.draw(cst.cases(subject.dtype, big=True, values=big_values), label="case")

@@ -206,11 +206,11 @@ CATALOG: tuple[Mutant, ...] = (
     # well conditioned; the property that draws only big, well-conditioned shapes sees them every time.
     _mutant("float32:BlockMergeWithoutBetweenTerm",
             "above 1024 values, block statistics merged without Chan's between-block term",
-            "train_output_matches_the_oracle_for_thousands_of_values_per_channel train_output_matches_the_oracle "
+            "the_output_for_thousands_of_values_per_channel_matches_the_oracle train_output_matches_the_oracle "
             "running_stats_after_one_train_step_match_the_closed_form", dtype="float32",
             weak="train_output_has_biased_variance_var_over_var_plus_eps"),
     _mutant("float32:LargeBatchUnbiasedVariance", "above 1024 values, the normalisation uses the unbiased variance",
-            "train_output_matches_the_oracle_for_thousands_of_values_per_channel", dtype="float32",
+            "the_output_for_thousands_of_values_per_channel_matches_the_oracle", dtype="float32",
             weak="train_output_has_biased_variance_var_over_var_plus_eps train_output_matches_the_oracle"),
     _mutant("float32:TailTileNotWritten", "channels past the last full tile of 8 are never written (zeros)",
             "train_output_matches_the_oracle eval_output_uses_the_running_stats "
