@@ -18,10 +18,10 @@ from conformance.candidates.registry import Subject, registered
 from conformance.isolation import proxy
 from conformance.report.hooks import NAME as REPORT_HOOKS
 from conformance.report.hooks import ReportHooks
-from conformance.report.model import Outcome
+from conformance.report.model import REPORT_ATTRIBUTE, Outcome
 from conformance.session import collection, deviations, invocation
 from conformance.session.diagnose import diagnose_run
-from conformance.session.property_data import KEY, PropertyData
+from conformance.session.property_data import PropertyData
 from conformance.spec import dtypes
 from conformance.strategies import profiles
 
@@ -145,6 +145,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple | None:
-    if report.when == "call" and getattr(report, KEY, {}).get("outcome") == Outcome.FIXED:
+    if report.when == "call" and getattr(report, REPORT_ATTRIBUTE, {}).get("outcome") == Outcome.FIXED:
         return "failed", "X", ("FIXED (remove its known-deviations entry)", {"red": True})
     return None

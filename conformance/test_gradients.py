@@ -129,7 +129,7 @@ def test_input_gradient_matches_finite_differences_in_float64(subject, data):
     linear = float(np.sum(dx * h * v))
     state = case.initial_state()
     out_bound = tolerances.output_bound(case.x, fwd.mean, fwd.var, case.config.eps, state.weight, state.bias,
-                                        subject.dtype, batch_stats=fwd.used_batch_stats)
+                                        subject.dtype, batch_stats=fwd.used_batch_stats, expected=fwd.y)
     bound = tolerances.finite_difference_bound(case.x, g, fwd.var, case.config.eps, state.weight, out_bound,
                                                float(np.max(h)))
     assert abs(central - linear) <= bound, (

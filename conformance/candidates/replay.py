@@ -96,7 +96,7 @@ def run_oracle(case: Case) -> Expected:
         fwd = oracle.forward(state, call.x, training=call.training, eps=cfg.eps, momentum=cfg.momentum)
         exp.forwards.append(fwd)
         bound = tolerances.output_bound(call.x, fwd.mean, fwd.var, cfg.eps, state.weight, state.bias, dtype,
-                                        batch_stats=fwd.used_batch_stats)
+                                        batch_stats=fwd.used_batch_stats, expected=fwd.y)
         if not fwd.used_batch_stats:  # normalised with running stats that carry earlier rounding
             bound = bound + tolerances.stat_error_effect(call.x, fwd.mean, fwd.var, cfg.eps, state.weight,
                                                          b.running_mean, b.running_var)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from conformance.report.model import FailureKind, Outcome, PropertyResult, Run
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # what differs between examples of one cause
 _QUANTITY_END = re.compile(r" (?:after|vs|of|for|with|alone|within) | \(")
 
 
@@ -44,7 +45,7 @@ def crash_message(message: str) -> str:
     first = message.splitlines()[0] if message else ""
     first = first.split(" raised ", 1)[-1]
     first = re.split(r" \(on a | \(input shape |, while ", first, maxsplit=1)[0]
-    return re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", first).strip()
+    return _NUMBER.sub("#", first).strip()
 
 
 def cause_of(r: PropertyResult) -> tuple[str, str]:
@@ -58,7 +59,7 @@ def cause_of(r: PropertyResult) -> tuple[str, str]:
     if f.kind == FailureKind.MISMATCH and f.mismatch and f.mismatch.get("what"):
         return "differs", compared_quantity(f.mismatch["what"])
     first = (f.message or "").splitlines()[0] if f.message else ""
-    return "other", re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", first)
+    return "other", _NUMBER.sub("#", first)
 
 
 def failure_groups(run: Run, subject: str) -> list[FailureGroup]:

@@ -34,6 +34,7 @@ from conformance.report import html as report_html
 from conformance.report.groups import failure_groups
 from conformance.report.model import (
     FAILING,
+    REPORT_ATTRIBUTE,
     Failure,
     FailureKind,
     ImplementationInfo,
@@ -46,7 +47,6 @@ from conformance.report.model import (
     split_nodeid,
 )
 
-KEY = "batchnorm_conformance"  # the report attribute that carries a property's data (see property_data)
 NAME = "conformance-report"
 FLUSH_EVERY_S = 3.0
 PACKAGES = ("batchnorm-conformance", "numpy", "torch", "hypothesis", "pytest", "pytest-xdist")
@@ -109,7 +109,7 @@ class ReportHooks:
         self.run.environment = self._environment()  # after every plugin's configure: the profile is chosen
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, KEY, None)
+        data = getattr(report, REPORT_ATTRIBUTE, None)
         if data is None:
             data = self._orphan(report)
             if data is None:

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 SCHEMA = "batchnorm-conformance/results/1"
+REPORT_ATTRIBUTE = "batchnorm_conformance"  # the pytest report attribute that carries a property's plain data
 
 
 class Word(str, enum.Enum):

@@ -1,7 +1,7 @@
 """From pytest's items and reports to plain property data: the one place that reads a subject for the report.
 
 On the process that runs a property (a pytest-xdist worker, or the only process), the
-``PropertyData`` plugin object attaches to each test report, as the attribute ``KEY``, a
+``PropertyData`` plugin object attaches to each test report, as the attribute ``REPORT_ATTRIBUTE``, a
 JSON-able dict: the property, the subject, its outcome as a ``report.model.Outcome``, the
 failure with its counterexample, the reproduction command, the examples Hypothesis tried, and
 the bound usage of the call (``conformance.spec.assertions``' recorder, reset before each
@@ -19,14 +19,13 @@ import pytest
 
 from conformance.candidates.errors import CandidateDied, CandidateError
 from conformance.candidates.registry import Subject
-from conformance.report.model import FailureKind, Outcome, encode_ratio, json_safe
+from conformance.report.model import REPORT_ATTRIBUTE, FailureKind, Outcome, encode_ratio, json_safe
 from conformance.session.deviations import Deviation
 from conformance.spec import assertions, dtypes
 from conformance.spec.assertions import Mismatch
 from conformance.strategies import profiles
 from conformance.suite import NotApplicable
 
-KEY = "batchnorm_conformance"  # the report attribute that carries a property's data
 MAX_ARRAY = 20_000  # mismatch arrays larger than this keep their message, not their values
 NOT_APPLICABLE = pytest.StashKey[str]()  # set at collection: why the property does not apply to the subject
 KNOWN_DEVIATION = pytest.StashKey[Deviation]()  # set at collection: the known-deviations entry that lists it
@@ -98,7 +97,7 @@ class PropertyData:
                     "subject": subject.id, "implementation": subject.impl.name, "dtype": subject.dtype,
                     "outcome": outcome_of(item, call, report),
                     "reason": f"report data unavailable: {type(e).__name__}: {e}"}
-        setattr(report, KEY, json_safe(data))
+        setattr(report, REPORT_ATTRIBUTE, json_safe(data))
         if data.get("reproduce"):
             report.sections.append(("reproduce", data["reproduce"]))
         return report
@@ -169,7 +168,7 @@ def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pyte
         return
     if not report.failed or call.excinfo is None:
         return
-    compared = [compared_quantity(e) for e in _leaves(call.excinfo.value)]
+    compared = [comparison_name(e) for e in _leaves(call.excinfo.value)]
     if all(listed.excuses(c) for c in compared):
         report.outcome = "skipped"
         report.wasxfail = f"known deviation: {listed.describe()}"
@@ -179,7 +178,7 @@ def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pyte
                                                f"failure is {shown}, which the entry does not excuse"))
 
 
-def compared_quantity(e: BaseException) -> str | None:
+def comparison_name(e: BaseException) -> str | None:
     """The name of the comparison a failure reports (None for a crash, a death or an error)."""
     if isinstance(e, Mismatch):
         return e.what

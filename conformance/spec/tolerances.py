@@ -146,19 +146,21 @@ def _output_floor(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) 
                for u, u_out, eta in _precisions(dtype))
 
 
-def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool) -> np.ndarray:
+def output_bound(x, mean, var, eps, weight, bias, dtype, *, batch_stats: bool, expected=None) -> np.ndarray:
     """Per-channel bound on |candidate output - oracle output| for one forward call.
 
-    ``mean`` and ``var`` are the statistics the oracle normalised with (batch or running). With
-    batch statistics the bound adds CALIBRATION times what the panel of sound algorithms deviates
-    from the oracle on this very input, in the candidate's precision.
+    ``mean`` and ``var`` are the statistics the oracle normalised with (batch or running), and
+    ``expected`` its output where the caller has it (``oracle.Forward.y``). With batch statistics the
+    bound adds CALIBRATION times what the panel of sound algorithms deviates from the oracle on this
+    very input, in the candidate's precision.
     """
     x_in = np.asarray(x)
     x = np.asarray(x_in, np.float64)
     floor = _output_floor(x, mean, var, eps, weight, bias, dtype, batch_stats=batch_stats)
     if not batch_stats:
         return floor
-    expected = oracle.normalize(x, mean, var, eps, weight, bias)
+    if expected is None:
+        expected = oracle.normalize(x, mean, var, eps, weight, bias)
     return floor + CALIBRATION * panel.output_deviation(x_in, dtype, eps, weight, bias, expected)
 
 
