@@ -37,6 +37,8 @@ class Semantics:
     default_momentum: float | None = oracle.DEFAULT_MOMENTUM
     initial_running_var: float = 1.0
     starts_training: bool = True
+    default_affine: bool = True
+    gradients: str = "through_statistics"  # "detached": backward treats the batch mean and variance as constants
 
 
 # --- the entries ----------------------------------------------------------------------
@@ -52,8 +54,29 @@ class Entry:
     changes: dict = field(default_factory=dict)  # Semantics fields (empty for a side check)
     check: str | None = None  # the side check that detects it (see SIDE_CHECKS)
 
+    @property
+    def aspect(self) -> str:
+        """The aspect of the semantics it belongs to (``aspects.ASPECTS``)."""
+        return ASPECT_OF[self.check] if self.check else ASPECT_OF[next(iter(self.changes))]
+
     def as_dict(self) -> dict:
-        return {"name": self.name, "title": self.title, "verdict": self.verdict}
+        return {"name": self.name, "title": self.title, "verdict": self.verdict, "aspect": self.aspect}
+
+
+# Which aspect each Semantics field and each side check belongs to.
+ASPECT_OF = {
+    "pooling": "pooling", "variance": "normalising_variance", "normalise_unbiased": "normalising_variance",
+    "eps": "eps", "affine": "affine", "stored_variance": "running_update", "momentum": "running_update",
+    "momentum_zero_as_none": "running_update", "momentum_none": "cumulative_average",
+    "eval_uses_batch": "eval", "eval_updates": "eval", "counter_counts_eval": "counter",
+    "default_eps": "defaults", "default_momentum": "defaults", "initial_running_var": "defaults",
+    "starts_training": "defaults", "default_affine": "defaults",
+    "input_modified": "data_handling", "layout": "data_handling", "output_dtype": "data_handling",
+    "state_dtype": "data_handling", "narrow_state": "precision", "cancellation": "precision",
+    "float32_compute": "precision", "eps_float32": "precision",
+    "gradients": "gradients", "declared_counter": "counter",
+    "one_value": "input_errors", "rank": "input_errors", "channels": "input_errors",
+}
 
 
 CATALOG: tuple[Entry, ...] = (
@@ -148,6 +171,16 @@ CATALOG: tuple[Entry, ...] = (
     Entry("starts_in_eval_mode", "starts in eval mode",
           "A fresh module is in eval mode: factory(C) has training=False; torch starts in training mode.",
           {"starts_training": False}),
+    Entry("default_not_affine", "not affine by default",
+          "factory(C) has no weight and bias: your implementation defaults to affine=False; torch defaults to "
+          "affine=True, with weight ones and bias zeros.",
+          {"default_affine": False}),
+    # gradients
+    Entry("statistics_detached_in_backward", "batch statistics detached in the backward pass",
+          "The backward pass treats the batch mean and variance as constants: your implementation's grad_input "
+          "is weight * grad_output / sqrt(var + eps); torch differentiates through the batch statistics, so "
+          "grad_input sums to zero per channel.",
+          {"gradients": "detached"}),
     # side checks
     Entry("modifies_its_input", "input modified in place",
           "The input is modified in place: your implementation writes into the array it is given (e.g. "
@@ -184,6 +217,11 @@ CATALOG: tuple[Entry, ...] = (
           "eps is rounded to float32 in a float64 module: your implementation normalises with float32(eps) (ONNX "
           "stores float attributes, eps and momentum, in 32 bits); torch uses eps as given, in double.",
           check="eps_float32"),
+    Entry("keeps_a_counter_it_declares_missing", "keeps a counter it declares it lacks",
+          "It declares conformance_lacks = ('counter',), which exempts it from the counter's properties, yet train "
+          "calls change its num_batches_tracked; torch counts train calls (drop 'counter' from conformance_lacks "
+          "and let those properties judge it).",
+          check="declared_counter"),
     Entry("accepts_one_value_per_channel", "no error for one value per channel",
           "One value per channel is accepted in training: your implementation returns an output (the bias); "
           "torch raises ValueError('Expected more than 1 value per channel when training').",

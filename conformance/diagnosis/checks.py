@@ -32,7 +32,8 @@ def _layout_differs(impl, dtype, has) -> bool:
         inst.set_state(probe.state)
         inst.train(True)
         outs.append(inst.forward(x, layout))
-    bound = replay.run_oracle(probe.case(dtype)).output_bounds[0].reshape(1, -1, 1)
+    judge = has.get("judge", dtype) if isinstance(has, dict) else dtype  # float32 for a float64 module that works in it
+    bound = replay.run_oracle(probe.case(judge)).output_bounds[0].reshape(1, -1, 1)
     return any(not (np.abs(o - outs[0]) <= 2 * bound).all() for o in outs[1:])
 
 
@@ -88,6 +89,19 @@ def _eps_in_float32(impl, dtype) -> bool:
     return fits == [False, True]
 
 
+def _keeps_a_declared_missing_counter(impl, dtype) -> bool:
+    """It declares ``conformance_lacks = ("counter",)``, yet train calls change its num_batches_tracked."""
+    if "counter" not in getattr(impl, "lacks", ()):
+        return False
+    inst = impl.make(Config(2, momentum=0.1), dtype)
+    inst.train(True)
+    counts = [inst.get_state().num_batches_tracked]
+    for seed in (38, 39):
+        inst.forward(grid((3, 2), seed, [0.0, 0.0]).astype(dtype))
+        counts.append(inst.get_state().num_batches_tracked)
+    return len(set(counts)) > 1
+
+
 COMPUTE_CHECKS = ("float32_compute", "eps_float32")  # the outputs carry float32 rounding
 PRECISION_CHECKS = COMPUTE_CHECKS + ("narrow_state",)  # the outputs or the state do
 SIDE_CHECKS = {
@@ -95,7 +109,8 @@ SIDE_CHECKS = {
     "input_modified": (None, lambda impl, dt, facts: facts.get("input_modified", False)),
     "output_dtype": (None, lambda impl, dt, facts: facts.get("output_dtype", False)),
     "state_dtype": (None, lambda impl, dt, facts: facts.get("state_dtype", False)),
-    "narrow_state": (None, lambda impl, dt, facts: facts.get("narrow_state", False)),
+    # float64 only: a half-precision module may keep its state in its own dtype or in float32
+    "narrow_state": (None, lambda impl, dt, facts: dt == "float64" and facts.get("narrow_state", False)),
     "layout": (None, lambda impl, dt, facts: _layout_differs(impl, dt, facts)),
     "one_value": (None, lambda impl, dt, facts: not _raises(impl, dt, Config(1), np.ones((1, 1)))),
     "rank": ("rank_check", lambda impl, dt, facts: not _raises(impl, dt, Config(2),
@@ -105,4 +120,5 @@ SIDE_CHECKS = {
     "cancellation": (None, lambda impl, dt, facts: _cancels(impl, dt, facts.get("judge", dt))),
     "float32_compute": (None, lambda impl, dt, facts: _computes_in_float32(impl, dt)),
     "eps_float32": (None, lambda impl, dt, facts: _eps_in_float32(impl, dt)),
+    "declared_counter": (None, lambda impl, dt, facts: _keeps_a_declared_missing_counter(impl, dt)),
 }

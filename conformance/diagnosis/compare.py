@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from conformance.candidates import replay
-from conformance.diagnosis.probes import STATE_KINDS, Observation, Probe
-from conformance.spec import tolerances
+from conformance.diagnosis.probes import FRESH_KINDS, Observation, Probe
+from conformance.spec import dtypes, tolerances
 
 
 def bounds(probe: Probe, dtype: str) -> list:
     """Per observation, the bound on |candidate - prediction| (tolerances, through replay.run_oracle)."""
     exp = replay.run_oracle(probe.case(dtype))
-    out: list = [0] * (1 + len(STATE_KINDS)) if probe.defaults else []
+    out: list = [0] * (1 + len(FRESH_KINDS)) if probe.defaults else []
     for ob, sb in zip(exp.output_bounds, exp.state_bounds):
         out += [ob, sb.running_mean, sb.running_var, 0]
     return out
@@ -58,8 +58,12 @@ class ProbeRun:
 
 
 def compared(played: ProbeRun, predicted: list[Observation], dtype, counter: bool):
-    """(observation, ok, why) for each observation the form can show."""
+    """(observation, ok, why) for each observation the probe judges and the form can show."""
     for got, want, bound in zip(played.seen, predicted, played.bounds):
+        if got.kind not in played.probe.judged:
+            continue  # another aspect's probe judges it
         if got.kind == "num_batches_tracked" and not counter:
             continue  # the suite holds the counter of a form that has none
-        yield (got, *close(got.value, want.value, bound, dtype))
+        # a state array is rounded in the dtype it is kept in (the module's: float32 or the half dtype itself)
+        judged_in = dtype if got.kind == "output" else (got.dtype or dtypes.state_dtype(dtype))
+        yield (got, *close(got.value, want.value, bound, judged_in))

@@ -1,5 +1,7 @@
-"""The search: which catalog entries, alone or paired (with any entries about defaults), reproduce
-what the candidate shows on the probes, and the verdict that says so.
+"""The search, aspect by aspect: for each aspect of the semantics, whether the candidate does what
+torch does on that aspect's probes, which catalog entries of the aspect reproduce what it does, or
+that it deviates in a way the catalog does not describe; then which failing properties the named
+aspects explain.
 """
 
 from __future__ import annotations
@@ -11,15 +13,41 @@ from typing import cast
 
 import numpy as np
 
-from conformance.candidates.forms import HAS
+from conformance.candidates.forms import HAS, REASONS
+from conformance.diagnosis import gradients
+from conformance.diagnosis.aspects import ASPECTS, BY_ASPECT, PROPERTY_ASPECTS, Aspect
 from conformance.diagnosis.catalog import CATALOG, Entry, Semantics
 from conformance.diagnosis.checks import COMPUTE_CHECKS, PRECISION_CHECKS, SIDE_CHECKS
 from conformance.diagnosis.compare import ProbeRun, bounds, compared
 from conformance.diagnosis.probes import PROBES, ProbeCrashed, observe
 from conformance.diagnosis.variants import predict, variant
-from conformance.report.model import DiagnosisStatus
+from conformance.report.model import AspectStatus, DiagnosisStatus
 
 Status = DiagnosisStatus  # what the diagnosis came to: the results model's values
+NAMED = (AspectStatus.MATCHED, AspectStatus.AMBIGUOUS, AspectStatus.DEVIATES)
+EXPLAINS = NAMED + (AspectStatus.UNSUPPORTED,)  # a refused configuration fails the properties that use it
+
+
+@dataclass
+class AspectVerdict:
+    aspect: Aspect
+    status: AspectStatus
+    entries: list[Entry] = field(default_factory=list)  # matched; for AMBIGUOUS, every candidate
+    evidence: list[str] = field(default_factory=list)
+    note: str = ""  # the exception of an unsupported aspect, why it was not probed or not judged
+
+    def as_dict(self) -> dict:
+        return {"aspect": self.aspect.name, "title": self.aspect.title, "status": self.status.value,
+                "entries": [e.name for e in self.entries], "verdict": self.words(), "evidence": self.evidence}
+
+    def words(self) -> str:
+        if self.status is AspectStatus.MATCHED:
+            return " ".join(e.verdict for e in self.entries)
+        if self.status is AspectStatus.AMBIGUOUS:
+            return f"the probes fit {' or '.join(e.title for e in self.entries)} equally well"
+        if self.status is AspectStatus.DEVIATES:
+            return f"deviates from torch, not in the catalog: {self.evidence[0]}"
+        return {AspectStatus.MATCHES_TORCH: "matches torch"}.get(self.status, self.note)
 
 
 @dataclass
@@ -28,122 +56,234 @@ class Result:
     verdict: str
     deviations: list[dict] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    aspects: list[dict] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
 
 
 def diagnose(impl, dtype: str, failing: list[str] | None = None) -> Result:
-    """Name the known deviations of ``impl`` (a ``registry.Implementation``) in ``dtype``.
+    """Name, aspect by aspect, the known deviations of ``impl`` (a ``registry.Implementation``) in ``dtype``.
 
-    ``failing``: the ids of the properties it failed, quoted when no probe shows a
-    difference. Never raises.
+    ``failing``: the ids of the properties it failed; those that no named aspect can produce are
+    listed as unexplained. Never raises.
     """
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return _diagnose(impl, np.dtype(dtype).name, failing or [])
-    except ProbeCrashed as e:
-        return Result(Status.PROBE_CRASHED, f"probe crashed: {e}")
     except Exception as e:  # noqa: BLE001 - the diagnosis must never break a run
         return Result(Status.PROBE_CRASHED, f"probe crashed: the diagnosis itself failed ({type(e).__name__}: {e})")
+
+
+@dataclass
+class _Seen:
+    """What the candidate showed: each probe's observations or its crash, the side checks that fired."""
+
+    has: set
+    counter: bool
+    judge: str
+    runs: dict = field(default_factory=dict)  # probe name -> ProbeRun
+    crashed: dict = field(default_factory=dict)  # probe name -> first line of the exception
+    checks: set = field(default_factory=set)
+    gradients: list = field(default_factory=list)  # gradients.Played
+    no_backward: str = ""
 
 
 def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
     if getattr(impl, "unavailable", None):
         return Result(Status.NOT_RUN, f"not probed: {impl.unavailable}")
-    has = impl.capabilities if hasattr(impl, "capabilities") else HAS.get(impl.form, set())
-    counter = "counter" in has
+    has = set(impl.capabilities if hasattr(impl, "capabilities") else HAS.get(impl.form, set()))
+    seen = _play(impl, dtype, has)
+    if not seen.runs and not seen.gradients:
+        return Result(Status.PROBE_CRASHED, "probe crashed: every probe crashed: "
+                      + "; ".join(f"{k} ({v})" for k, v in seen.crashed.items()))
+    verdicts: dict[str, AspectVerdict] = {}
+    for aspect in ASPECTS:
+        verdicts[aspect.name] = _judge(aspect, seen, verdicts)
+    return _summary(impl, verdicts, failing)
+
+
+def _play(impl, dtype: str, has: set) -> _Seen:
     facts: dict = {}
-    seen, unprobed = [], []  # a probe the candidate cannot run costs its own observations only
+    seen = _Seen(has, "counter" in has, dtype)
+    observed = []
     for p in PROBES:
         if set(p.needs) <= has:
             try:
-                seen.append((p, observe(impl, dtype, p, facts)))
+                observed.append((p, observe(impl, dtype, p, facts)))
             except ProbeCrashed as e:
-                unprobed.append(f"{p.name} ({str(e).splitlines()[0][:200]})")
-    if not seen:
-        raise ProbeCrashed("every probe crashed: " + "; ".join(unprobed))
-    result = _explain(impl, dtype, failing, has, counter, facts, seen)
-    if unprobed:
-        result.verdict += f" Not probed, the candidate could not run: {'; '.join(unprobed)}."
-        result.details.append("could not run: " + "; ".join(unprobed))
-    return result
-
-
-def _explain(impl, dtype: str, failing: list[str], has, counter: bool, facts: dict, seen: list) -> Result:
-    # The precision checks first: a float64 candidate that works in float32 (or rounds eps to
-    # float32) is compared with torch at float32's precision from then on, so that what else it
-    # does can still be named.
-    found = set()
-    for e in sorted((e for e in CATALOG if e.check), key=lambda e: e.check not in PRECISION_CHECKS):
-        need, check = SIDE_CHECKS[cast(str, e.check)]
+                seen.crashed[p.name] = str(e).splitlines()[0][:200] if str(e) else "crashed"
+    if "backward" in has:
+        for gp in gradients.GRADIENT_PROBES:
+            try:
+                played = gradients.play(impl, dtype, gp)
+            except ProbeCrashed as e:
+                seen.crashed[gp.name] = str(e).splitlines()[0][:200] if str(e) else "crashed"
+                continue
+            if isinstance(played, str):
+                seen.no_backward = played
+            else:
+                seen.gradients.append(played)
+    # The precision checks first: a float64 candidate that works in float32 (or rounds eps to float32) is
+    # then judged at float32's precision, so that what else it does can still be named.
+    for entry in sorted((e for e in CATALOG if e.check), key=lambda e: e.check not in PRECISION_CHECKS):
+        need, check = SIDE_CHECKS[cast(str, entry.check)]
         try:
             if (need is None or need in has) and check(impl, dtype, facts):
-                found.add(e.name)
-                if e.check in COMPUTE_CHECKS:
+                seen.checks.add(entry.name)
+                if entry.check in COMPUTE_CHECKS:
                     facts["judge"] = "float32"  # for the side checks that compare outputs
         except Exception:  # noqa: BLE001 - a check the candidate cannot run names nothing
             continue
-    side = [e for e in CATALOG if e.name in found]
-    if any(e.check in PRECISION_CHECKS for e in side):
-        dtype = "float32"
-    played = [ProbeRun(p, observations, bounds(p, dtype)) for p, observations in seen]
-    reference = Semantics()
-    differs = [f"{p.probe.name}, {ob.label} differs from torch {why}"
-               for p in played for ob, ok, why in compared(p, predict(reference, p.probe), dtype, counter) if not ok]
+    if dtype == "float64" and any(e.check in PRECISION_CHECKS for e in CATALOG if e.name in seen.checks):
+        seen.judge = "float32"
+    seen.runs = {p.name: ProbeRun(p, obs, bounds(p, seen.judge)) for p, obs in observed}
+    return seen
+
+
+def _entries(aspect: Aspect) -> list[Entry]:
+    return [e for e in CATALOG if e.aspect == aspect.name]
+
+
+def _judge(aspect: Aspect, seen: _Seen, verdicts: dict[str, AspectVerdict]) -> AspectVerdict:
+    entries = _entries(aspect)
+    probes = [p for p in PROBES if p.aspect == aspect.name]
+    if aspect.name == "gradients":
+        return _judge_gradients(aspect, seen, verdicts)
+    if not probes:  # judged by side checks alone
+        fired = [e for e in entries if e.name in seen.checks]
+        return AspectVerdict(aspect, AspectStatus.MATCHED if fired else AspectStatus.MATCHES_TORCH, fired)
+    runs = [seen.runs[p.name] for p in probes if p.name in seen.runs]
+    crashed = [f"{p.name}: {seen.crashed[p.name]}" for p in probes if p.name in seen.crashed]
+    lacking = sorted({n for p in probes for n in p.needs if n not in seen.has})
+    fired = [e for e in entries if e.name in seen.checks]
+    if not runs and fired:
+        return AspectVerdict(aspect, AspectStatus.MATCHED, fired)
+    if not runs:
+        if crashed:
+            return AspectVerdict(aspect, AspectStatus.UNSUPPORTED, note="the candidate could not run "
+                                 + "; ".join(crashed))
+        return AspectVerdict(aspect, AspectStatus.NOT_PROBED,
+                             note="not probed: " + "; ".join(REASONS.get(n, n) for n in lacking))
+    base = [e for a in aspect.after for e in verdicts[a].entries if verdicts[a].status is AspectStatus.MATCHED
+            and not set(e.changes) & set(aspect.resets)]
+    if aspect.resets:  # judged afresh: the convention named earlier is one of the candidates here
+        entries += [e for a in aspect.after for e in verdicts[a].entries if set(e.changes) & set(aspect.resets)]
+    verdict = _fit(aspect, base, [e for e in entries if not e.check], runs, seen, verdicts)
+    fired = [e for e in entries if e.name in seen.checks]
+    if fired and verdict.status in (AspectStatus.MATCHES_TORCH, AspectStatus.MATCHED):
+        verdict.status, verdict.entries = AspectStatus.MATCHED, verdict.entries + fired
+    if crashed and verdict.status is not AspectStatus.UNSUPPORTED:
+        verdict.note = "; not probed, the candidate could not run " + "; ".join(crashed)
+    return verdict
+
+
+def _fit(aspect: Aspect, base: list[Entry], entries: list[Entry], runs: list[ProbeRun], seen: _Seen,
+         verdicts: dict[str, AspectVerdict]) -> AspectVerdict:
+    differs = _differences(tuple(base), runs, seen)
     if not differs:
-        if side:
-            return _matched(side, [])
+        return AspectVerdict(aspect, AspectStatus.MATCHES_TORCH)
+    sizes = range(1, len(entries) + 1) if aspect.name == "defaults" else range(1, min(3, len(entries)) + 1)
+    for size in sizes:
+        fits = [c for c in itertools.combinations(entries, size) if not _differences(tuple(base) + c, runs, seen)]
+        if len(fits) == 1:
+            return AspectVerdict(aspect, AspectStatus.MATCHED, list(fits[0]))
+        if fits:
+            return AspectVerdict(aspect, AspectStatus.AMBIGUOUS, _unique(e for c in fits for e in c),
+                                 differs[:4])
+    blocked = [BY_ASPECT[a].title for a in aspect.after
+               if verdicts[a].status in (AspectStatus.DEVIATES, AspectStatus.AMBIGUOUS, AspectStatus.NOT_JUDGED)]
+    if blocked:
+        return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=differs[:4],
+                             note=f"not judged: its probes also show {' and '.join(blocked)}, which the diagnosis "
+                                  f"could not pin down")
+    return AspectVerdict(aspect, AspectStatus.DEVIATES, evidence=differs[:4])
+
+
+def _differences(entries: tuple[Entry, ...], runs: list[ProbeRun], seen: _Seen) -> list[str]:
+    sem = variant(*entries)
+    if sem is None:
+        return ["entries that contradict each other"]
+    return [f"{r.probe.name}, {ob.label} differs from {'torch' if not entries else 'the prediction'} {why}"
+            for r in runs for ob, ok, why in compared(r, predict(sem, r.probe), seen.judge, seen.counter) if not ok]
+
+
+def _judge_gradients(aspect: Aspect, seen: _Seen, verdicts: dict[str, AspectVerdict]) -> AspectVerdict:
+    crashed = [f"{g.name}: {seen.crashed[g.name]}" for g in gradients.GRADIENT_PROBES if g.name in seen.crashed]
+    if not seen.gradients:
+        if crashed:
+            return AspectVerdict(aspect, AspectStatus.UNSUPPORTED,
+                                 note="the candidate could not run " + "; ".join(crashed))
+        return AspectVerdict(aspect, AspectStatus.NOT_PROBED,
+                             note="not probed: " + (seen.no_backward or REASONS["backward"]))
+    base = [e for a in aspect.after for e in verdicts[a].entries if verdicts[a].status is AspectStatus.MATCHED]
+
+    def differs(extra: tuple[Entry, ...]) -> list[str]:
+        sem = variant(*base, *extra) or Semantics()
+        return [d for p in seen.gradients for d in gradients.differences(p, sem, seen.judge)]
+
+    found = differs(())
+    if not found:
+        return AspectVerdict(aspect, AspectStatus.MATCHES_TORCH)
+    forward = [e for e in base if e.aspect != "precision"]
+    if forward:  # the closed form of a variant's gradients is not in the catalog
+        return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=found[:4],
+                             note="not judged: the gradients of " + " and ".join(e.title for e in forward)
+                                  + " are not predicted")
+    fits = [e for e in _entries(aspect) if not differs((e,))]
+    if fits:
+        return AspectVerdict(aspect, AspectStatus.MATCHED, fits[:1])
+    blocked = [BY_ASPECT[a].title for a in aspect.after
+               if verdicts[a].status in (AspectStatus.DEVIATES, AspectStatus.AMBIGUOUS, AspectStatus.NOT_JUDGED)]
+    if blocked:
+        return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=found[:4],
+                             note=f"not judged: its probes also show {' and '.join(blocked)}, which the diagnosis "
+                                  f"could not pin down")
+    return AspectVerdict(aspect, AspectStatus.DEVIATES, evidence=found[:4])
+
+
+def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Result:
+    named = [v for v in verdicts.values() if v.status in NAMED]
+    entries = _unique(e for v in named if v.status is AspectStatus.MATCHED for e in v.entries)
+    ambiguous = [v for v in named if v.status is AspectStatus.AMBIGUOUS]
+    deviating = [v for v in named if v.status is AspectStatus.DEVIATES]
+    unsupported = [v for v in verdicts.values() if v.status is AspectStatus.UNSUPPORTED]
+    unjudged = [v for v in verdicts.values() if v.status is AspectStatus.NOT_JUDGED]
+    unexplained = [p for p in failing
+                   if not any(verdicts[a].status in EXPLAINS for a in PROPERTY_ASPECTS.get(p, ()) if a in verdicts)]
+    details = [d for v in named for d in v.evidence][:8]
+    aspects = [v.as_dict() for v in verdicts.values()]
+    deviations = [e.as_dict() for e in _unique(e for v in named for e in v.entries)]
+    parts = [e.verdict for e in entries]
+    parts += [f"The probes fit {v.words()[len('the probes fit '):]} ({v.aspect.title})." for v in ambiguous]
+    parts += [f"{v.aspect.title[0].upper()}{v.aspect.title[1:]} deviates from torch in a way the catalog does not "
+              f"describe ({v.evidence[0]})." for v in deviating]
+    tail = ""
+    if unjudged:
+        tail += " Not judged: " + "; ".join(f"{v.aspect.title} ({v.note[len('not judged: '):]})"
+                                            for v in unjudged) + "."
+    if unsupported:
+        tail += " Not probed, the candidate could not run: " + "; ".join(
+            f"{v.aspect.title} ({v.note[len('the candidate could not run '):]})" for v in unsupported) + "."
+    if not named:
         which = f" ({', '.join(failing)})" if failing else ""
         return Result(Status.NOT_IN_CATALOG,
-                      f"Not in the catalog: the diagnosis probes saw torch's behaviour, so what the failing "
-                      f"properties{which} show is a deviation the catalog does not describe.")
-    # Up to two entries that change behaviour, fitted on the probes with explicit arguments; then
-    # the fewest entries about defaults (any number: a framework differs in several at once) that
-    # also fit the probe of factory(C), which is the only probe they change.
-    behaviour = [e for e in CATALOG if e.changes and not _about_defaults(e)]
-    defaults = [e for e in CATALOG if e.changes and _about_defaults(e)]
-    explicit = [p for p in played if not p.probe.defaults]
-    fresh = [p for p in played if p.probe.defaults]
-    for size in (0, 1, 2):
-        fits: list[tuple[Entry, ...]] = []
-        for combo in itertools.combinations(behaviour, size):
-            if _fits(combo, explicit, dtype, counter):
-                fits += [combo + extra for extra in _fewest_defaults(combo, defaults, fresh, dtype, counter)]
-        if len(fits) == 1:
-            return _matched(list(fits[0]) + side, differs[:8])
-        if fits:  # the probes cannot tell these apart: say so rather than pick one
-            names = " or ".join(" + ".join(e.title for e in c) for c in fits)
-            return Result(Status.AMBIGUOUS, f"The probes fit {names} equally well.",
-                          [e.as_dict() for c in fits for e in c] + [e.as_dict() for e in side], differs[:8])
-    also = (" Also: " + " ".join(e.verdict for e in side)) if side else ""
-    return Result(Status.NOT_IN_CATALOG,
-                  f"Not in the catalog: {impl.name} differs from torch ({differs[0]}), and no catalogued deviation, "
-                  f"alone or with one other (and any about defaults), reproduces what it does.{also}",
-                  [e.as_dict() for e in side], differs[:8])
+                      "Not in the catalog: the diagnosis probes saw torch's behaviour in every aspect they could "
+                      f"judge, so what the failing properties{which} show is a deviation the catalog does not "
+                      f"describe.{tail}", [], details, aspects, unexplained)
+    unexplained_words = (f" Not explained by any named aspect: {', '.join(unexplained)}." if unexplained else "")
+    if unexplained or (deviating and (entries or ambiguous)):
+        return Result(Status.PARTIALLY_EXPLAINED, "Partially explained: " + " ".join(parts) + unexplained_words + tail,
+                      deviations, details, aspects, unexplained)
+    if deviating:
+        return Result(Status.NOT_IN_CATALOG, f"Not in the catalog: {impl.name} differs from torch. " + " ".join(parts)
+                      + tail, deviations, details, aspects, unexplained)
+    if ambiguous:
+        return Result(Status.AMBIGUOUS, " ".join(parts) + tail, deviations, details, aspects, unexplained)
+    return Result(Status.MATCHED, " ".join(parts) + tail, deviations, details, aspects, unexplained)
 
 
-DEFAULT_FIELDS = {"default_eps", "default_momentum", "initial_running_var", "starts_training"}
+def _unique(entries) -> list[Entry]:
+    return list({e.name: e for e in entries}.values())
 
 
-def _about_defaults(e: Entry) -> bool:
-    """An entry that changes only what factory(C) does: it shows on the defaults probe alone."""
-    return set(e.changes) <= DEFAULT_FIELDS
-
-
-def _fits(entries, played: list[ProbeRun], dtype, counter: bool) -> bool:
-    sem = variant(*entries)
-    return sem is not None and all(ok for p in played for _, ok, _ in
-                                   compared(p, predict(sem, p.probe), dtype, counter))
-
-
-def _fewest_defaults(combo, defaults, fresh, dtype, counter) -> list[tuple]:
-    """The smallest sets of entries about defaults with which ``combo`` fits the defaults probe."""
-    for size in range(len(defaults) + 1):
-        fitting = [extra for extra in itertools.combinations(defaults, size)
-                   if _fits(combo + extra, fresh, dtype, counter)]
-        if fitting:
-            return fitting
-    return []
-
-
-def _matched(entries: list[Entry], details: list[str]) -> Result:
-    return Result(Status.MATCHED, " ".join(e.verdict for e in entries), [e.as_dict() for e in entries], details)
+DEFAULT_FIELDS = {"default_eps", "default_momentum", "initial_running_var", "starts_training", "default_affine"}

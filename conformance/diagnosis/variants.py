@@ -34,7 +34,7 @@ def _cshape(v, ndim):
 
 
 def _fresh(sem: Semantics, C: int) -> oracle.State:
-    s = oracle.State.fresh(C)
+    s = oracle.State.fresh(C, affine=sem.default_affine)
     s.running_var = np.full(C, sem.initial_running_var)
     return s
 
@@ -66,12 +66,13 @@ def _call(sem: Semantics, cfg: Config, s: oracle.State, training: bool, x: np.nd
     m = int(np.prod([x.shape[a] for a in axes]))
     mean_b = x.mean(axis=axes, keepdims=True)
     var_b = ((x - (0.0 if sem.variance == "about_zero" else mean_b)) ** 2).mean(axis=axes, keepdims=True)
-    update = training or sem.eval_updates
-    if training or sem.eval_uses_batch:
+    tracking = s.running_mean is not None
+    update = tracking and (training or sem.eval_updates)
+    if training or sem.eval_uses_batch or not tracking:
         mean, var = mean_b, var_b * (m / (m - 1) if sem.normalise_unbiased else 1.0)
     else:
         mean, var = _cshape(s.running_mean, x.ndim), _cshape(s.running_var, x.ndim)
-    if update or sem.counter_counts_eval:
+    if update or (tracking and sem.counter_counts_eval):
         s.num_batches_tracked = (s.num_batches_tracked or 0) + 1
     if update:
         f = _factor(sem, cfg.momentum, s.num_batches_tracked or 0)
@@ -84,7 +85,9 @@ def _call(sem: Semantics, cfg: Config, s: oracle.State, training: bool, x: np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         denominator = {"inside": np.sqrt(var + cfg.eps), "outside": np.sqrt(var) + cfg.eps}.get(sem.eps, np.sqrt(var))
         xhat = (x - mean) / denominator
-    w, b = _cshape(s.weight, x.ndim), _cshape(s.bias, x.ndim)
+    C = x.shape[1]
+    w = _cshape(np.ones(C) if s.weight is None else s.weight, x.ndim)
+    b = _cshape(np.zeros(C) if s.bias is None else s.bias, x.ndim)
     return {"weight_then_bias": xhat * w + b, "weight_ignored": xhat + b,
             "bias_before_weight": (xhat + b) * w}[sem.affine]
 

@@ -91,6 +91,7 @@ td.none { color: var(--na); }
 .diag { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 10px 0; }
 .diag.matched { border-left: 6px solid var(--known); } .diag.other { border-left: 6px solid var(--fail); }
 .diag ul { margin: 6px 0; padding-left: 20px; }
+table.aspects { border-collapse: collapse; margin: 6px 0; } table.aspects td, table.aspects th { padding: 2px 8px; }
 .failure { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 14px 0; }
 .badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 10px; color: #fff;
          background: var(--fail); vertical-align: middle; }
@@ -344,13 +345,27 @@ def _diagnoses(run: Run) -> str:
         if d.deviations:
             names = "<ul>" + "".join(f"<li><b>{esc(x.get('title'))}</b> <code>{esc(x.get('name'))}</code></li>"
                                      for x in d.deviations) + "</ul>"
+        aspects = _aspect_rows(d)
         details = ""
         if d.details:
             details = ("<details><summary>what the probes saw</summary><ul>"
                        + "".join(f"<li>{esc(x)}</li>" for x in d.details) + "</ul></details>")
-        out.append(f'<div class="diag {cls}">{head}{names}<p>{esc(d.verdict)}</p>{details}</div>')
+        out.append(f'<div class="diag {cls}">{head}{names}<p>{esc(d.verdict)}</p>{aspects}{details}</div>')
     out.append("</section>")
     return "".join(out)
+
+
+def _aspect_rows(d) -> str:
+    """The aspects that do not simply match torch: what each shows, and the failing properties left unexplained."""
+    rows = [a for a in d.aspects if a.get("status") not in ("matches_torch", "not_probed")]
+    if not rows and not d.unexplained:
+        return ""
+    body = "".join(f"<tr><td>{esc(a.get('title'))}</td><td>{esc(str(a.get('status')).replace('_', ' '))}</td>"
+                   f"<td>{esc(a.get('verdict'))}</td></tr>" for a in rows)
+    table = f'<table class="aspects"><tr><th>aspect</th><th>finding</th><th>in words</th></tr>{body}</table>'
+    left = ("<p>Not explained by any named aspect: " + ", ".join(f"<code>{esc(p)}</code>" for p in d.unexplained)
+            + "</p>") if d.unexplained else ""
+    return (table if rows else "") + left
 
 
 # --- the pooling picture ------------------------------------------------------------------

@@ -129,14 +129,28 @@ def named(run: results.Run, subjects: list[str]) -> str:
     others = []
     for s in failing:
         d, dtype = run.diagnoses[s], s.rsplit("-", 1)[1]
-        for dev in d.deviations:
-            seen.setdefault(dev["name"], []).append(dtype)
+        for label in _by_aspect(d):
+            seen.setdefault(label, []).append(dtype)
         if d.status != DiagnosisStatus.MATCHED:
             others.append(f"{dtype}: {d.status.value.replace('_', ' ')}" + (f" ({d.verdict})" if d.status in (
                 DiagnosisStatus.PROBE_CRASHED, DiagnosisStatus.NOT_RUN) else ""))
-    parts = [f"`{n}`" + ("" if len(dtypes) == len(failing) else f" ({', '.join(dtypes)})")
+    parts = [n + ("" if len(dtypes) == len(failing) else f" ({', '.join(dtypes)})")
              for n, dtypes in seen.items()]
     return ", ".join(parts + others)
+
+
+def _by_aspect(d: results.Diagnosis) -> list[str]:
+    """``aspect: `entry` `` for each named aspect (``aspect: deviates`` outside the catalog); the entries alone
+    for a diagnosis written before aspects."""
+    if not d.aspects:
+        return [f"`{x['name']}`" for x in d.deviations]
+    out = []
+    for a in d.aspects:
+        if a.get("status") in ("matched", "ambiguous"):
+            out.append(f"{a['aspect']}: " + " or ".join(f"`{n}`" for n in a.get("entries", [])))
+        elif a.get("status") in ("deviates", "unsupported"):
+            out.append(f"{a['aspect']}: {a['status']}")
+    return out
 
 
 def markdown(outcomes: list[dict], versions: dict[str, str], profile: str) -> str:
@@ -165,7 +179,8 @@ def markdown(outcomes: list[dict], versions: dict[str, str], profile: str) -> st
                 cells, note = [cell(run, s) for s in subjects], named(run, subjects)
         lines.append(f"| `{name}` | {versions.get(name, '')} | " + " | ".join(cells) + f" | {_escape(note)} |")
     lines += ["", "N deviations: N properties failed; n/a: not declared by the implementation "
-              "(`conformance_dtypes`). The names are entries of the diagnosis catalog "
+              "(`conformance_dtypes`). Deviations are listed by aspect of the semantics, each with the entries of the "
+              "diagnosis catalog that reproduce it, or `deviates` where none does "
               "(`conformance/diagnosis.py`)."]
     return "\n".join(lines) + "\n"
 

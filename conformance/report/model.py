@@ -94,10 +94,23 @@ class RunStatus(Word):
 class DiagnosisStatus(Word):
     MATCHED = "matched"
     AMBIGUOUS = "ambiguous"
+    PARTIALLY_EXPLAINED = "partially_explained"
     NOT_IN_CATALOG = "not_in_catalog"
     PROBE_CRASHED = "probe_crashed"
     NOT_RUN = "not_run"
 
+
+
+class AspectStatus(Word):
+    """What the diagnosis found for one aspect of the semantics."""
+
+    MATCHES_TORCH = "matches_torch"
+    MATCHED = "matched"  # catalog entries reproduce it
+    AMBIGUOUS = "ambiguous"
+    DEVIATES = "deviates"  # not in the catalog
+    UNSUPPORTED = "unsupported"  # its probes raised
+    NOT_PROBED = "not_probed"  # the form cannot show it
+    NOT_JUDGED = "not_judged"  # its probes also show an aspect that could not be pinned down
 
 
 def verdict(outcomes: Iterable[str]) -> Verdict:
@@ -180,8 +193,10 @@ class Diagnosis:
     subject: str
     status: DiagnosisStatus
     verdict: str  # in words
-    deviations: list[dict] = field(default_factory=list)  # [{"name", "title", "verdict"}]
+    deviations: list[dict] = field(default_factory=list)  # [{"name", "title", "verdict", "aspect"}]
     details: list[str] = field(default_factory=list)  # observations that differ from torch
+    aspects: list[dict] = field(default_factory=list)  # per aspect: {"aspect", "title", "status", "verdict", ...}
+    unexplained: list[str] = field(default_factory=list)  # failing properties no named aspect can produce
 
 
 @dataclass

@@ -25,7 +25,8 @@ def diagnose_run(run: Run, load: Callable[[str], Implementation]) -> None:
             if spec not in loaded:
                 loaded[spec] = load(spec)
             d = diagnosis.diagnose(loaded[spec], first.dtype, failing)
-            run.diagnoses[sid] = Diagnosis(sid, DiagnosisStatus(d.status), d.verdict, d.deviations, d.details)
+            run.diagnoses[sid] = Diagnosis(sid, DiagnosisStatus(d.status), d.verdict, d.deviations, d.details,
+                                           d.aspects, d.unexplained)
         except (Exception, CandidateDied) as e:  # noqa: BLE001 - never break the run
             run.diagnoses[sid] = Diagnosis(sid, DiagnosisStatus.PROBE_CRASHED,
                                            f"probe crashed: {type(e).__name__}: {e}")
