@@ -5,8 +5,10 @@
     mykernel::eval_output_uses_the_running_stats [float16]: eval output -- accumulates in half precision
 
 The *quantity* is what is expected to differ: words of the comparison that fails, as its message
-names it (``running_var``, ``train output``, ``grad_input``, ``num_batches_tracked``). A listed
-property is excused only by a failure that compares that quantity, in the dtype if one is given:
+names it (``running_var``, ``train output``, ``grad_input``, ``num_batches_tracked``), or the id of
+a diagnosis catalog entry (``biased_running_var``). A listed property is excused only by a failure
+that compares that quantity, in the dtype if one is given, or, for an entry id, by a comparison
+failure of a subject whose diagnosis names that entry in an aspect that can produce the property:
 a failure of another quantity, a crash or a death of the candidate fails the run as usual. A
 listed property that passes fails the run as fixed: remove its entry.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from conformance.diagnosis.catalog import BY_NAME, Entry
 
 _LINE = re.compile(r"^(?:(?P<impl>[^\s:]+(?::[^\s:]+)*?)::)?(?P<prop>[A-Za-z_][A-Za-z0-9_]*)"
                    r"(?:\s*\[(?P<dtype>[a-z0-9]+)\])?\s*:\s*(?P<rest>.*)$")
@@ -35,7 +39,14 @@ class Deviation:
     dtype: str | None = None  # None: every dtype
     line: int = 0
 
+    @property
+    def entry(self) -> Entry | None:
+        """The diagnosis catalog entry the fingerprint names, if it names one."""
+        return BY_NAME.get(self.quantity)
+
     def describe(self) -> str:
+        if self.entry is not None:
+            return f"{self.entry.title}, {self.quantity} ({self.reason})"
         return f"{self.quantity} differs ({self.reason})"
 
     def excuses(self, compared: str | None) -> bool:

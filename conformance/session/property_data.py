@@ -12,13 +12,14 @@ hooks build the run from it.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
 
 from conformance.candidates.errors import CandidateDied, CandidateError
 from conformance.candidates.registry import Subject
+from conformance.diagnosis import PROPERTY_ASPECTS, Entry, diagnose
 from conformance.report.model import REPORT_ATTRIBUTE, FailureKind, Outcome, encode_ratio, json_safe
 from conformance.session.deviations import Deviation
 from conformance.spec import assertions, dtypes
@@ -89,7 +90,7 @@ class PropertyData:
             return report
         listed = item.stash.get(KNOWN_DEVIATION, None)
         if listed is not None and report.when == "call":
-            judge_known_deviation(listed, call, report)
+            judge_known_deviation(listed, call, report, lambda: named_by_diagnosis(subject))
         try:
             data = self.describe(item, call, report, subject)
         except (Exception, CandidateDied) as e:  # noqa: BLE001 - kept, with the property, as a note
@@ -158,9 +159,25 @@ def outcome_of(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestRepo
     return Outcome.PASSED
 
 
-def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+_NAMED: dict[str, tuple[set[str], str]] = {}  # subject id -> (entries the diagnosis names, its verdict)
+
+
+def named_by_diagnosis(subject: Subject) -> tuple[set[str], str]:
+    """The catalog entries the diagnosis names for ``subject`` (probed once per process), and its verdict."""
+    if subject.id not in _NAMED:
+        try:
+            d = diagnose(subject.impl, subject.dtype)
+            _NAMED[subject.id] = ({x["name"] for x in d.deviations}, d.verdict)
+        except CandidateDied as e:  # the candidate's process died while probed: nothing is named
+            _NAMED[subject.id] = (set(), f"the diagnosis could not run: {e}")
+    return _NAMED[subject.id]
+
+
+def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pytest.TestReport,
+                          named: Callable[[], tuple[set[str], str]] = lambda: (set(), "")) -> None:
     """A listed property's report: excused (shown as pytest's xfail) only when every failure compares the
-    listed quantity; failed as FIXED when it passed; else failed, saying why the entry does not excuse it."""
+    listed quantity (or, for a catalog entry id, is a comparison of a subject the diagnosis finds that entry
+    in); failed as FIXED when it passed; else failed, saying why the entry does not excuse it."""
     if report.passed:
         report.outcome = "failed"
         report.longrepr = (f"FIXED: listed as a known deviation ({listed.describe()}) but it passes: "
@@ -169,6 +186,9 @@ def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pyte
     if not report.failed or call.excinfo is None:
         return
     compared = [comparison_name(e) for e in _leaves(call.excinfo.value)]
+    if listed.entry is not None:
+        _judge_by_entry(listed, listed.entry, compared, report, named)
+        return
     if all(listed.excuses(c) for c in compared):
         report.outcome = "skipped"
         report.wasxfail = f"known deviation: {listed.describe()}"
@@ -176,6 +196,23 @@ def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pyte
     shown = ", ".join(c or "a crash or an error, not a comparison" for c in compared if not listed.excuses(c))
     report.sections.append(("known deviation", f"listed: {listed.quantity} differs ({listed.reason}); this "
                                                f"failure is {shown}, which the entry does not excuse"))
+
+
+def _judge_by_entry(listed: Deviation, entry: Entry, compared: list, report: pytest.TestReport,
+                    named: Callable[[], tuple[set[str], str]]) -> None:
+    if any(c is None for c in compared):
+        why = "a crash or an error, not a comparison"
+    elif entry.aspect not in PROPERTY_ASPECTS.get(listed.property_id, ()):
+        why = f"a failure of {listed.property_id}, which {entry.title} cannot produce"
+    else:
+        names, verdict = named()
+        if entry.name in names:
+            report.outcome = "skipped"
+            report.wasxfail = f"known deviation: {listed.describe()}"
+            return
+        why = f"not explained by {entry.name}: the diagnosis does not find it ({verdict})"
+    report.sections.append(("known deviation", f"listed: {listed.describe()}; this failure is {why}: the entry "
+                                               "does not excuse it"))
 
 
 def comparison_name(e: BaseException) -> str | None:
