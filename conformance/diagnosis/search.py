@@ -255,8 +255,8 @@ def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Re
     deviations = [e.as_dict() for e in _unique(e for v in named for e in v.entries)]
     parts = [e.verdict for e in entries]
     parts += [f"The probes fit {v.words()[len('the probes fit '):]} ({v.aspect.title})." for v in ambiguous]
-    parts += [f"{v.aspect.title[0].upper()}{v.aspect.title[1:]} deviates from torch in a way the catalog does not "
-              f"describe ({v.evidence[0]})." for v in deviating]
+    parts += [f"In {v.aspect.title}, it deviates from torch in a way the catalog does not describe "
+              f"({v.evidence[0]})." for v in deviating]
     tail = ""
     if unjudged:
         tail += " Not judged: " + "; ".join(f"{v.aspect.title} ({v.note[len('not judged: '):]})"
