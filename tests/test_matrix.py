@@ -45,6 +45,16 @@ def test_deviations_are_named_with_the_dtypes_where_they_were_seen():
         "`biased_running_var`, `computes_in_float32` (float64)"
 
 
+def test_deviations_are_listed_by_aspect_when_the_diagnosis_has_aspects():
+    run = fake_run()
+    running = {"aspect": "running_update", "status": "matched", "entries": ["biased_running_var"]}
+    run.diagnoses["fw-float32"].aspects = [running, {"aspect": "eps", "status": "matches_torch", "entries": []}]
+    run.diagnoses["fw-float64"].aspects = [running, {"aspect": "gradients", "status": "deviates", "entries": []},
+                                           {"aspect": "cumulative_average", "status": "unsupported", "entries": []}]
+    assert matrix.named(run, ["fw-float32", "fw-float64"]) == \
+        "running_update: `biased_running_var`, gradients: deviates (float64), cumulative_average: unsupported (float64)"
+
+
 def test_the_table_has_a_row_per_implementation_with_its_version_and_unavailable_ones_say_why():
     ok = {"name": "fw", "run": fake_run(), "error": None}
     missing = Run(status="complete")
