@@ -97,7 +97,7 @@ def _keeps_a_declared_missing_counter(impl, dtype) -> bool:
     inst.train(True)
     counts = [inst.get_state().num_batches_tracked]
     for seed in (38, 39):
-        inst.forward(grid((3, 2), seed, [0.0, 0.0]).astype(dtype))
+        inst.forward(grid((4, 2), seed, [0.0, 0.0]).astype(dtype))
         counts.append(inst.get_state().num_batches_tracked)
     return len(set(counts)) > 1
 

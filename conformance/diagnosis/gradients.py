@@ -29,7 +29,7 @@ class GradientProbe:
 _WEIGHT, _BIAS = np.array([1.5, -0.75]), np.array([0.25, -1.0])
 GRADIENT_PROBES = (
     GradientProbe("train gradient probe", Config(2, eps=0.0625, track_running_stats=False),
-                  oracle.State(_WEIGHT, _BIAS), True, grid((5, 2), 40, [0.5, -1.0]), grid((5, 2), 41, [0.25, 0.0])),
+                  oracle.State(_WEIGHT, _BIAS), True, grid((4, 2), 40, [0.5, -1.0]), grid((4, 2), 41, [0.25, 0.0])),
     GradientProbe("eval gradient probe", Config(2, eps=0.0625, momentum=0.25),
                   oracle.State(_WEIGHT, _BIAS, np.array([0.5, -0.25]), np.array([2.0, 0.5]), 3),
                   False, grid((4, 2), 42, [1.0, -0.5]), grid((4, 2), 43, [0.0, 0.5])),
