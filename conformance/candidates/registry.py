@@ -105,6 +105,10 @@ class Implementation:
             return TorchInstance(self.name, dtype, config, obj)
         return NumpyInstance(self.name, dtype, config, obj)
 
+    def notes(self) -> list[str]:
+        """What this run learnt about it that the report should say (a tightened call timeout, say)."""
+        return []
+
     def describe(self) -> str:
         return f"{self.name} ({self.target}, {self.form} form, {', '.join(self.dtypes)})"
 

@@ -36,6 +36,9 @@ class IsolatedImplementation(Implementation):
     def _built(self, inst: Instance) -> Instance:
         return inst  # constructed with its first call, whose reply records the device
 
+    def notes(self) -> list[str]:
+        return list(self.channel.notes)
+
     def make_default(self, num_features, dtype):
         if "constructor" not in self.capabilities:
             raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")

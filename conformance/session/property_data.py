@@ -114,7 +114,8 @@ class PropertyData:
             "order": self.order.get(item.nodeid, 0),
             "impl": {"name": impl.name, "spec": impl.spec, "target": impl.target, "form": impl.form,
                      "dtypes": list(impl.dtypes), "unavailable": impl.unavailable, "device": impl.device,
-                     "framework": impl.framework, "lacks": list(impl.lacks)},
+                     "framework": impl.framework, "lacks": list(impl.lacks),
+                     "notes": impl.notes()},
             "outcome": outcome_of(item, call, report),
         }
         if d["outcome"] in (Outcome.KNOWN_DEVIATION, Outcome.FIXED):
