@@ -50,7 +50,7 @@ TIGHT_FACTOR = 10.0
 TIGHT_FLOOR_S = 1.0
 # Once a candidate has died, a call that takes longer than this (or twice its slowest) starts the
 # next child while the suite waits, so that a restart after a death costs no load time.
-SPARE_AFTER_S = 0.05
+SPARE_AFTER_S = 0.1
 
 
 # Set in the child unless the user set them: one call at a time on small inputs gains nothing from

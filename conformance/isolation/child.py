@@ -94,7 +94,7 @@ class Server:
         limit_memory(memory_limit)
         self.reserve = Reserve() if memory_limit else None
         meta = {k: getattr(impl, k) for k in ("name", "spec", "target", "form", "dtypes", "unavailable", "lacks",
-                                              "framework")}
+                                              "framework", "compiles_per_shape")}
         return ("ok", meta)
 
     def attributes(self, inst) -> dict:

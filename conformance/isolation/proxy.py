@@ -56,7 +56,8 @@ def resolve(spec: str, limits: Limits) -> IsolatedImplementation:
         raise ImplementationError(f"--impl={spec}: loading it killed its process: {e}") from None
     impl = IsolatedImplementation(meta["name"], meta["spec"], meta["target"], None, form=meta["form"],
                                   dtypes=tuple(meta["dtypes"]), unavailable=meta["unavailable"],
-                                  lacks=tuple(meta["lacks"]), framework=meta["framework"])
+                                  lacks=tuple(meta["lacks"]), framework=meta["framework"],
+                                  compiles_per_shape=meta["compiles_per_shape"])
     impl.channel = channel
     _CHANNELS.add(channel)
     return impl

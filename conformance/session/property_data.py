@@ -54,6 +54,8 @@ def reproduction(item: pytest.Item, subject: Subject) -> str:
             f"--hypothesis-profile={profiles.active_base_name()}"]
     if subject.dtype not in dtypes.CORE:  # half precision runs only when asked for
         args.append(f"--dtype={subject.dtype}")
+    if item.config.getoption("conformance_shapes", "auto") != "auto":
+        args.append(f"--shapes={item.config.getoption('conformance_shapes')}")
     seed = item.config.getoption("hypothesis_seed", default=None)
     if seed is not None:
         args.append(f"--hypothesis-seed={seed}")
