@@ -14,6 +14,7 @@ from importlib.metadata import version
 import pytest
 from hypothesis.errors import InvalidArgument
 
+from conformance import strategies
 from conformance.candidates.registry import Subject, registered
 from conformance.isolation import proxy
 from conformance.report.hooks import NAME as REPORT_HOOKS
@@ -54,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --isolation=process: the memory (GiB of heap and other data, the stack not counted) "
                     "the candidate's process may take beyond its size once loaded; 0 for no limit "
                     "(default: %(default)s)")
+    group.addoption("--shapes", dest="conformance_shapes", choices=("auto", "pool", "drawn"), default="auto",
+                    help="pool: draw input shapes from a fixed pool, so that an implementation that compiles per "
+                    "shape compiles each once; drawn: Hypothesis' shapes; auto (default): pool where an "
+                    "implementation declares conformance_compiles_per_shape")
     group.addoption("--conformance-report-dir", dest="conformance_report_dir", metavar="DIR", default="reports",
                     help="where results.json, report.html and junit.xml go (default: reports, "
                          "relative to the invocation directory)")
@@ -106,6 +111,8 @@ def pytest_collection(session: pytest.Session) -> None:
     error (exit 4), not a UsageError inside pytest_generate_tests, i.e. one collection error per module."""
     if session.config.getini("conformance_impl"):
         invocation.implementations(session.config)
+    if invocation.runs_the_suite(session.config) and invocation.shape_pool(session.config):
+        strategies.use_shape_pool()  # before the first property draws
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -123,6 +130,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     s, seed = profiles.active(), config.getoption("hypothesis_seed", default=None)
     how = "derandomized" if s.derandomize else (f"seed {seed}" if seed is not None else "random seed")
     lines.append(f"conformance profile: {profiles.active_name()} ({s.max_examples} examples per property, {how})")
+    pooled = invocation.shape_pool(config)
+    if pooled:
+        lines.append(f"conformance shapes: from the fixed pool ({pooled})")
     return lines
 
 

@@ -6,9 +6,11 @@ JAX computes in float32 unless 64-bit mode is on: the adapter sets ``JAX_ENABLE_
 (``os.environ.setdefault``) before it first imports jax, and turns 64-bit mode on where jax
 was imported before (keras imports it), so that float64 is checked in float64. With
 ``JAX_ENABLE_X64=0`` set by the user, a float64 instance raises, saying so. Run op by op,
-JAX compiles each operation for each new input shape and keeps it; the suite draws
-thousands of shapes, so the adapter clears JAX's caches every 25 instances (results are
-unchanged; without it the process outgrows the suite's memory limit).
+JAX compiles each operation for each new input shape and keeps it: the adapters declare
+``conformance_compiles_per_shape``, so the suite draws shapes from a fixed pool and each compiles
+once; the adapter clears JAX's caches only when its process has grown by ``CLEAR_CACHES_ABOVE``
+bytes since the first instance (results are unchanged; without it a run with drawn shapes outgrows
+the suite's memory limit).
 
 Mapped (conventions): ``axis=1`` (torch's channel axis; Flax reduces over every other axis);
 ``momentum = 1 - torch momentum``; ``epsilon=eps``; ``use_scale`` and ``use_bias`` = affine;
@@ -38,8 +40,8 @@ import numpy as np
 
 from conformance.impls.framework_shell import DEFAULT, FrameworkBatchNorm, decay, require
 
-CLEAR_CACHES_EVERY = 25  # instances
-_built = [0]
+CLEAR_CACHES_ABOVE = 1 << 30  # bytes of growth, under the suite's default memory limit of 2 GiB
+_first_size: list[int] = []
 
 
 def _jax():
@@ -48,10 +50,21 @@ def _jax():
     require("flax", "flax")
     if os.environ["JAX_ENABLE_X64"].lower() in ("1", "true", "yes", "on") and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)  # jax was imported before (e.g. by keras), without it
-    _built[0] += 1
-    if _built[0] % CLEAR_CACHES_EVERY == 0:
+    size = _resident_bytes()
+    if not _first_size:
+        _first_size.append(size)
+    elif size - _first_size[0] > CLEAR_CACHES_ABOVE:
         jax.clear_caches()  # every new input shape compiles each operation: bound what that keeps
+        _first_size[0] = _resident_bytes()
     return jax
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # not Linux: never cleared
+        return 0
 
 
 def _check_dtype(jax, dtype) -> None:
@@ -165,3 +178,4 @@ make.conformance_dtypes = make_nnx.conformance_dtypes = ("float32", "float64")
 make.conformance_lacks = ("counter", "rank_check", "backward", "constructor")
 make_nnx.conformance_lacks = ("counter", "rank_check", "backward")
 make.conformance_framework = make_nnx.conformance_framework = framework
+make.conformance_compiles_per_shape = make_nnx.conformance_compiles_per_shape = True

@@ -98,3 +98,4 @@ def framework() -> str:
 
 
 make.conformance_framework = framework
+make.conformance_compiles_per_shape = True  # each new input shape costs it time: the run draws from the pool

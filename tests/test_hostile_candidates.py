@@ -168,3 +168,20 @@ def test_without_isolation_pytest_timeout_ends_a_hang_and_xdist_goes_on(pytester
     assert got[(f"{spec}-float64", TRAIN)]["outcome"] == "passed"
     assert got[("numpy-float64", EVAL)]["outcome"] == "passed"
     assert_no_worker_logs_left(temp_dir)
+
+
+def test_after_two_hangs_each_hang_costs_a_second_and_the_report_says_why(pytester, candidate, run_conformance):
+    """Every eval call hangs: the first two hangs wait the call timeout, later ones a second."""
+    spec = candidate("hostile.py") + ":hang"
+    candidate("fast_profile.py")
+    result = run_conformance("conformance", f"--impl={spec}", "-k", "test_eval", *QUICK, "--call-timeout=3")
+    assert result.ret == FAILED, result.text
+    got = results_of(pytester)
+    messages = [r["failure"]["message"] for r in got.values() if r["outcome"] == "failed"]
+    assert sum("did not return within 3 s" in m for m in messages) == 2, messages
+    assert len(messages) > 4 and all("did not return within 1 s" in m for m in messages
+                                     if "within 3 s" not in m), messages
+    [note] = json.loads((pytester.path / "reports" / "results.json").read_text())["implementations"][spec]["notes"]
+    assert note.startswith("after 2 hangs the call timeout was 1 s, not 3 s"), note
+    assert f"note: {note}" in result.text
+    assert note in (pytester.path / "reports" / "report.html").read_text()

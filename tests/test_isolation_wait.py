@@ -8,6 +8,7 @@ The waiting tests force the spin on, so that the path is tested on any machine (
 
 from __future__ import annotations
 
+import re
 import select
 import time
 
@@ -90,3 +91,35 @@ def test_a_hang_is_still_killed_at_the_call_timeout(load):
         inst.forward(X)
     assert 1.0 <= time.perf_counter() - started < 10.0
     assert inst.impl.channel.spun == [False]
+
+
+@pytest.mark.parametrize(("hangs", "slowest", "timeout"), [
+    (0, 0.001, 10.0), (1, 0.001, 10.0),  # not yet tightened
+    (2, 0.001, channel.TIGHT_FLOOR_S),  # a fast candidate: the floor
+    (2, 0.25, 2.5),  # a slow one keeps a generous multiple of its slowest call
+    (5, 3.0, 10.0),  # never above the configured timeout
+])
+def test_after_two_hangs_the_call_timeout_is_a_multiple_of_the_slowest_call(hangs, slowest, timeout):
+    times = channel.CallTimes(hangs=hangs, slowest=slowest)
+    assert times.timeout(10.0) == pytest.approx(timeout)
+
+
+def test_a_candidate_that_keeps_hanging_is_killed_sooner_and_the_channel_says_why(load):
+    impl = load("hang", timeout=1.5)
+    impl.channel.times = channel.CallTimes()  # this test's own record, not one shared with other tests
+    messages = []
+    for _ in range(3):
+        inst = impl.make(Config(3), "float64")
+        inst.forward(X)  # train mode: answered, and timed
+        inst.eval()
+        started = time.perf_counter()
+        with pytest.raises(CandidateDied) as raised:
+            inst.forward(X)
+        messages.append((str(raised.value), time.perf_counter() - started))
+    assert all("did not return within 1.5 s (a hang?); its process was killed, while" in m for m, _ in messages[:2])
+    third, waited = messages[2]
+    assert re.search(r"did not return within 1 s \(a hang\?\); its process was killed \(after 2 hangs the call "
+                     r"timeout was 1 s, not 1.5 s: 10x the slowest call so far \(.* s\), at least 1 s\)", third), third
+    assert 1.0 <= waited < 1.5
+    [note] = impl.notes()  # written at the second hang, with the slowest call then
+    assert note.startswith("after 2 hangs the call timeout was 1 s, not 1.5 s: 10x the slowest call so far ("), note

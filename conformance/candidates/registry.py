@@ -63,6 +63,7 @@ class Implementation:
     lacks: tuple[str, ...] = ()  # capabilities of its form that it declares it does not have
     framework: str = ""  # the version of what it runs, in words
     device: str | None = None  # where its arrays live, once an instance has been built
+    compiles_per_shape: bool = False  # declared: each new input shape compiles (the run then draws from a pool)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -104,6 +105,10 @@ class Implementation:
                 raise CandidateError(f"{self.name}: factory returned {type(obj).__name__}, not a torch.nn.Module")
             return TorchInstance(self.name, dtype, config, obj)
         return NumpyInstance(self.name, dtype, config, obj)
+
+    def notes(self) -> list[str]:
+        """What this run learnt about it that the report should say (a tightened call timeout, say)."""
+        return []
 
     def describe(self) -> str:
         return f"{self.name} ({self.target}, {self.form} form, {', '.join(self.dtypes)})"
@@ -244,18 +249,19 @@ def resolve(spec: str) -> Implementation:
         raise ImplementationError(f"--impl={spec}: {target} is a {type(factory).__name__}, not a callable factory")
     dtypes = tuple(getattr(factory, "conformance_dtypes", DTYPES))
     lacks = tuple(getattr(factory, "conformance_lacks", ()))
+    compiles = bool(getattr(factory, "conformance_compiles_per_shape", False))
     name = full if declared else name
     try:
         form = _form_of(spec, factory, declared)
     except Unavailable as e:
         return Implementation(name, full, target, factory, dtypes=dtypes, unavailable=str(e),
-                              framework=framework_of(target, factory))
+                              framework=framework_of(target, factory), compiles_per_shape=compiles)
     try:
         forms.capabilities(form, lacks)
     except ValueError as e:
         raise ImplementationError(f"--impl={spec}: {e}") from None
     return Implementation(name, full, target, factory, form=form, dtypes=dtypes, lacks=lacks,
-                          framework=framework_of(target, factory))
+                          framework=framework_of(target, factory), compiles_per_shape=compiles)
 
 
 def framework_of(target: str, factory) -> str:

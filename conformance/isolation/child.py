@@ -8,11 +8,12 @@ Protocol, over the connection on file descriptor FD (pickled tuples, one reply p
 
     ("hello", sys_path, spec, memory_limit)  -> ("ok", metadata) | ("usage", message)
     ("call", drop, target, method, args, before, with_state)
-                                   -> ("ok", result, attributes, state, handle) | ("raised", error)
+                                   -> ("ok", result, attributes, state, handle, seconds) | ("raised", error, seconds)
 
 ``target`` is the handle of an instance, or (config, dtype, default) to construct one
-first (then ``method`` may be None); its handle comes back. ``drop`` lists handles of instances
-the suite no longer holds; ``before`` lists calls
+first (then ``method`` may be None); its handle comes back, and the seconds the request took here
+(the parent derives a tighter call timeout from them once a candidate has hung). ``drop`` lists
+handles of instances the suite no longer holds; ``before`` lists calls
 that return nothing (train, eval, set_state), made first: the suite sends them with the
 next call rather than one round trip each. With ``with_state`` the reply carries the state
 after the call (or the error reading it raised), which the suite reads after most calls. ``error`` is a dict that
@@ -29,6 +30,7 @@ import mmap
 import pickle
 import resource
 import sys
+import time
 
 from conformance.candidates.errors import describe, safe_str
 
@@ -92,7 +94,7 @@ class Server:
         limit_memory(memory_limit)
         self.reserve = Reserve() if memory_limit else None
         meta = {k: getattr(impl, k) for k in ("name", "spec", "target", "form", "dtypes", "unavailable", "lacks",
-                                              "framework")}
+                                              "framework", "compiles_per_shape")}
         return ("ok", meta)
 
     def attributes(self, inst) -> dict:
@@ -141,13 +143,14 @@ class Server:
             drop, *args = args
             for h in drop:
                 self.instances.pop(h, None)
+            started = time.perf_counter()
             try:
-                reply = getattr(self, op)(*args)
+                reply = getattr(self, op)(*args) + (time.perf_counter() - started,)
             except BaseException as e:  # noqa: BLE001 - whatever the candidate raises goes back
                 if self.reserve:
                     self.reserve.release()  # room to describe and send it, should it be out of memory
                 info = describe(e)
-                self.send(("raised", info))
+                self.send(("raised", info, time.perf_counter() - started))
                 if info["out_of_memory"]:
                     return
                 if self.reserve:
@@ -156,7 +159,8 @@ class Server:
             try:
                 self.send(reply)
             except Exception as e:  # noqa: BLE001 - a result that cannot be pickled
-                self.send(("raised", describe(TypeError(f"its result cannot be sent back: {safe_str(e)}"))))
+                error = describe(TypeError(f"its result cannot be sent back: {safe_str(e)}"))
+                self.send(("raised", error, reply[-1]))
 
 
 def main(argv: list[str]) -> int:

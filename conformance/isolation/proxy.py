@@ -36,6 +36,9 @@ class IsolatedImplementation(Implementation):
     def _built(self, inst: Instance) -> Instance:
         return inst  # constructed with its first call, whose reply records the device
 
+    def notes(self) -> list[str]:
+        return list(self.channel.notes)
+
     def make_default(self, num_features, dtype):
         if "constructor" not in self.capabilities:
             raise CandidateError(f"{self.name}: the {self.form} form has no constructor defaults")
@@ -53,7 +56,8 @@ def resolve(spec: str, limits: Limits) -> IsolatedImplementation:
         raise ImplementationError(f"--impl={spec}: loading it killed its process: {e}") from None
     impl = IsolatedImplementation(meta["name"], meta["spec"], meta["target"], None, form=meta["form"],
                                   dtypes=tuple(meta["dtypes"]), unavailable=meta["unavailable"],
-                                  lacks=tuple(meta["lacks"]), framework=meta["framework"])
+                                  lacks=tuple(meta["lacks"]), framework=meta["framework"],
+                                  compiles_per_shape=meta["compiles_per_shape"])
     impl.channel = channel
     _CHANNELS.add(channel)
     return impl

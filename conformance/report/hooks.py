@@ -139,8 +139,10 @@ class ReportHooks:
             known = self.run.implementations.get(impl["name"])
             if known is None:
                 self.run.implementations[impl["name"]] = ImplementationInfo(**impl)
-            elif known.device is None:  # known once the candidate has been built, after the first setup
-                known.device = impl.get("device")
+            else:
+                if known.device is None:  # known once the candidate has been built, after the first setup
+                    known.device = impl.get("device")
+                known.notes += [n for n in impl.get("notes") or () if n not in known.notes]  # each worker's
         key = (data["subject"], data["property_id"])
         r = next((r for r in self.run.results if r.key == key), None) or PropertyResult(
             property_id=data["property_id"], module=data["module"], subject=data["subject"],
@@ -234,5 +236,7 @@ def write_summary(tr: Any, run: Run) -> None:
         for r in sorted(mine, key=lambda r: r.property_id):
             if r.outcome == Outcome.FIXED:
                 tr.write_line(f"    fixed, remove from the known-deviations file: {r.property_id}")
+        for note in run.implementation_notes(sid):
+            tr.write_line(f"    note: {note}")
     for sid, d in run.diagnoses.items():
         tr.write_line(f"{sid}: diagnosis: {d.verdict}")

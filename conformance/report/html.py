@@ -189,7 +189,7 @@ def _exemptions(run: Run, sid: str) -> str:
     """What the verdict leaves out: known deviations excused, capabilities declared lacking."""
     known, lacks = run.known_deviations(sid), run.declared_lacks(sid)
     bits = ([f"{known} known deviation{'s' * (known != 1)}"] if known else []) + (
-        [f"declares it lacks: {', '.join(lacks)}"] if lacks else [])
+        [f"declares it lacks: {', '.join(lacks)}"] if lacks else []) + run.implementation_notes(sid)
     return f' <span class="muted">({esc("; ".join(bits))})</span>' if bits else ""
 
 

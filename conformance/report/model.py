@@ -184,6 +184,7 @@ class ImplementationInfo:
     device: str | None = None
     framework: str | None = None  # the version of what it runs, in words
     lacks: list[str] = field(default_factory=list)  # capabilities of its form it declares it does not have
+    notes: list[str] = field(default_factory=list)  # what the run changed for it, e.g. a tightened call timeout
 
 
 @dataclass
@@ -245,6 +246,11 @@ class Run:
         """The capabilities the subject's implementation declares it lacks: each exempts it from some properties."""
         info = self.implementations.get(next((r.implementation for r in self.results if r.subject == subject), ""))
         return list(info.lacks) if info is not None else []
+
+    def implementation_notes(self, subject: str) -> list[str]:
+        """What the run changed for the subject's implementation (a tightened call timeout, say)."""
+        info = self.implementations.get(next((r.implementation for r in self.results if r.subject == subject), ""))
+        return list(info.notes) if info is not None else []
 
     def verdict_line(self, subject: str) -> str:
         """The verdict in words, with the count of known deviations and every declared exemption."""

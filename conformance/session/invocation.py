@@ -92,5 +92,16 @@ def implementations(config: pytest.Config) -> list[Implementation]:
     return config.stash[_IMPLS]
 
 
+def shape_pool(config: pytest.Config) -> str | None:
+    """Why this run draws its shapes from the fixed pool (``--shapes``), or None where it does not."""
+    shapes = config.getoption("conformance_shapes", "auto")
+    if shapes == "pool":
+        return "--shapes=pool"
+    compiling = [impl.name for impl in implementations(config) if impl.compiles_per_shape and not impl.unavailable]
+    if shapes == "auto" and compiling:
+        return f"{', '.join(compiling)} compile{'s' * (len(compiling) == 1)} per input shape"
+    return None
+
+
 def loaded(config: pytest.Config) -> bool:
     return _IMPLS in config.stash

@@ -55,6 +55,8 @@ def reproduction(item: pytest.Item, subject: Subject) -> str:
             f"--hypothesis-profile={profiles.active_base_name()}"]
     if subject.dtype not in dtypes.CORE:  # half precision runs only when asked for
         args.append(f"--dtype={subject.dtype}")
+    if item.config.getoption("conformance_shapes", "auto") != "auto":
+        args.append(f"--shapes={item.config.getoption('conformance_shapes')}")
     seed = item.config.getoption("hypothesis_seed", default=None)
     if seed is not None:
         args.append(f"--hypothesis-seed={seed}")
@@ -115,7 +117,8 @@ class PropertyData:
             "order": self.order.get(item.nodeid, 0),
             "impl": {"name": impl.name, "spec": impl.spec, "target": impl.target, "form": impl.form,
                      "dtypes": list(impl.dtypes), "unavailable": impl.unavailable, "device": impl.device,
-                     "framework": impl.framework, "lacks": list(impl.lacks)},
+                     "framework": impl.framework, "lacks": list(impl.lacks),
+                     "notes": impl.notes()},
             "outcome": outcome_of(item, call, report),
         }
         if d["outcome"] in (Outcome.KNOWN_DEVIATION, Outcome.FIXED):

@@ -312,3 +312,13 @@ def sequences(draw, dtype, *, config=None, min_calls=1, max_calls=5, modes=_bool
         calls.append(Call(training, draw(inputs(dtype, shape)), draw(layouts)))
     state = draw(states(cfg, dtype)) if set_state else None
     return Case(cfg, dtypes.name(dtype), tuple(calls), state)
+
+
+def use_shape_pool() -> None:
+    """Draw num_features and shapes from the fixed pool (``pool.py``) from now on, for every property.
+
+    The properties and the functions above look these names up when they draw, so rebinding them
+    here is the whole switch; without it nothing of the pool is loaded and the draws are the default's."""
+    from conformance.strategies import pool
+
+    globals().update(num_features=pool.num_features, shapes=pool.shapes, _big_shapes=pool.big_shapes)

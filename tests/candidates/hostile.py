@@ -167,3 +167,30 @@ class slow_but_correct(_EvalHostile):
     def misbehave(self, x):
         time.sleep(0.25)
         return Reference.__call__(self, x)
+
+
+_CALLS = [0]
+
+
+class _HostileAfter40(Reference):
+    """Correct for the first 40 calls of its process, then ``misbehave`` on every call."""
+
+    def __call__(self, x):
+        _CALLS[0] += 1
+        if _CALLS[0] > 40:
+            self.misbehave()
+        return super().__call__(x)
+
+    def misbehave(self):
+        raise NotImplementedError
+
+
+class hangs_after_40(_HostileAfter40):
+    def misbehave(self):
+        time.sleep(3600)
+
+
+class busy_after_40(_HostileAfter40):
+    def misbehave(self):
+        while True:
+            pass
