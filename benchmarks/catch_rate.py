@@ -2,6 +2,7 @@
 within the ci profile's examples, and the per-seed data written to tests/mutants/catch_rates.json.
 
     python benchmarks/catch_rate.py [--seeds 10] [--max-examples 100] [--mutant NAME ...] [-n JOBS] [--json PATH]
+    python benchmarks/catch_rate.py --shapes pool     # every run with --shapes=pool: catch_rates_pool.json
 
 tests/test_mutants.py checks one derandomized run: a mutant caught there by a property that catches
 it under 1 seed in 20 is caught by luck, and a change to the strategies can lose it. This runs each
@@ -51,7 +52,9 @@ from tests.mutants.catches import (  # noqa: E402
     weak_report,
 )
 
-SUITE_PATHS = ["conformance", "tests/mutants", f":(exclude){RATES.relative_to(ROOT)}"]
+POOL_RATES = RATES.with_name("catch_rates_pool.json")  # the same measured with --shapes=pool
+SUITE_PATHS = ["conformance", "tests/mutants", f":(exclude){RATES.relative_to(ROOT)}",
+               f":(exclude){POOL_RATES.relative_to(ROOT)}"]
 
 
 def listed(mutant: Mutant) -> list[str]:
@@ -59,11 +62,12 @@ def listed(mutant: Mutant) -> list[str]:
     return sorted(mutant.fails | mutant.weak)
 
 
-def measure(mutant: Mutant, seed: int, max_examples: int, timeout: float) -> dict[str, str]:
+def measure(mutant: Mutant, seed: int, max_examples: int, timeout: float,
+            extra: tuple[str, ...] = ()) -> dict[str, str]:
     """One run of the mutant's listed properties under ``seed``: what each saw."""
     with tempfile.TemporaryDirectory(prefix="bn-catch-") as tmp:
         saw, output = run_mutant(mutant, listed(mutant), cwd=Path(tmp), seed=seed, max_examples=max_examples,
-                                 timeout=timeout)
+                                 timeout=timeout, extra=extra)
     if all(w == NOT_RUN for w in saw.values()):
         print(f"{mutant.name} seed {seed}: {output}", file=sys.stderr)
     return saw
@@ -85,13 +89,14 @@ def provenance() -> dict:
             "dirty": None if status is None else bool(status)}
 
 
-def sweep(mutants: list[Mutant], seeds: list[int], max_examples: int, jobs: int, timeout: float) -> list[PairRate]:
+def sweep(mutants: list[Mutant], seeds: list[int], max_examples: int, jobs: int, timeout: float,
+          extra: tuple[str, ...] = ()) -> list[PairRate]:
     """Every mutant under every seed, ``jobs`` runs at a time; progress on stderr."""
     work = [(m, s) for m in mutants for s in seeds]
     saw: dict[tuple[str, int], dict[str, str]] = {}
     start = time.monotonic()
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(measure, m, s, max_examples, timeout): (m, s) for m, s in work}
+        futures = {pool.submit(measure, m, s, max_examples, timeout, extra): (m, s) for m, s in work}
         for done, future in enumerate(as_completed(futures), 1):
             m, s = futures[future]
             saw[m.name, s] = future.result()
@@ -162,8 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mutant", action="append", metavar="NAME", help="catalog names, repeatable (default: all)")
     ap.add_argument("-n", "--jobs", type=int, default=2, help="suite runs at a time (default 2)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds one run may take (default 600)")
-    ap.add_argument("--json", type=Path, default=RATES, help=f"the data file (default {RATES.relative_to(ROOT)})")
+    ap.add_argument("--json", type=Path, default=None, help=f"the data file (default {RATES.relative_to(ROOT)}; "
+                                                             f"with --shapes pool, {POOL_RATES.relative_to(ROOT)})")
+    ap.add_argument("--shapes", choices=("drawn", "pool"), default="drawn",
+                    help="pool: every run draws its shapes from the fixed pool (--shapes=pool)")
     args = ap.parse_args(argv)
+    args.json = args.json or (POOL_RATES if args.shapes == "pool" else RATES)
+    extra = ("--shapes=pool",) if args.shapes == "pool" else ()
     unknown = sorted(set(args.mutant or ()) - {m.name for m in CATALOG})
     if unknown:
         ap.error(f"not in the catalog: {', '.join(unknown)}")
@@ -171,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     mutants = [m for m in CATALOG if not args.mutant or m.name in args.mutant]
     seeds = list(range(1, args.seeds + 1))
     previous = previous_entries(args.json, bool(args.mutant), seeds, args.max_examples)
-    pairs = sweep(mutants, seeds, args.max_examples, args.jobs, args.timeout)
+    pairs = sweep(mutants, seeds, args.max_examples, args.jobs, args.timeout, extra)
     print_rates(pairs, mutants)
     write_text_atomic(args.json, dumps(document(pairs, mutants, seeds, args.max_examples, previous)))
     print(f"\nper-seed data: {args.json}")

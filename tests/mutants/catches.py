@@ -69,7 +69,8 @@ def is_catch(word: str) -> bool:
 
 
 def run_mutant(mutant: Mutant, properties: Iterable[str], *, cwd: Path, seed: int | None = None,
-               max_examples: int | None = None, timeout: float = 600) -> tuple[dict[str, str], str]:
+               max_examples: int | None = None, timeout: float = 600,
+               extra: tuple[str, ...] = ()) -> tuple[dict[str, str], str]:
     """Run the suite on ``mutant`` restricted to ``properties`` in its dtype, as tests/test_mutants.py does.
 
     Returns what each property saw (``seen``), and the run's output for a message.
@@ -80,6 +81,7 @@ def run_mutant(mutant: Mutant, properties: Iterable[str], *, cwd: Path, seed: in
             f"--conformance-report-dir={report_dir}", "-k", selection(properties, mutant.dtype)]
     args += [f"--hypothesis-seed={seed}"] if seed is not None else []
     args += [f"--max-examples={max_examples}"] if max_examples is not None else []
+    args += list(extra)
     try:
         proc = run_suite(args, cwd=cwd, timeout=timeout)
     except subprocess.TimeoutExpired:
