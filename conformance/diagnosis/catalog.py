@@ -74,7 +74,8 @@ ASPECT_OF = {
     "input_modified": "data_handling", "layout": "data_handling", "output_dtype": "data_handling",
     "state_dtype": "data_handling", "narrow_state": "precision", "cancellation": "precision",
     "float32_compute": "precision", "eps_float32": "precision",
-    "gradients": "gradients", "declared_counter": "counter",
+    "gradients": "gradients", "declared_counter": "counter", "pure_state": "data_handling", "pure_init": "defaults",
+    "half_input": "data_handling",
     "one_value": "input_errors", "rank": "input_errors", "channels": "input_errors",
 }
 
@@ -217,6 +218,19 @@ CATALOG: tuple[Entry, ...] = (
           "eps is rounded to float32 in a float64 module: your implementation normalises with float32(eps) (ONNX "
           "stores float attributes, eps and momentum, in 32 bits); torch uses eps as given, in double.",
           check="eps_float32"),
+    Entry("apply_modifies_the_state_passed_in", "apply modifies the state passed in",
+          "The pure form's apply writes into the state it is given: your implementation updates the running "
+          "statistics passed in; a pure apply returns a new state and leaves its argument as it was, as "
+          "torch's functional batch_norm leaves everything but the running buffers it is asked to update.",
+          check="pure_state"),
+    Entry("init_state_not_fresh", "init does not give a fresh state",
+          "The pure form's init gives another state than a fresh module's: torch starts with weight 1, bias 0, "
+          "running_mean 0, running_var 1 and num_batches_tracked 0.",
+          check="pure_init"),
+    Entry("half_input_mishandled", "half input with float32 running stats mishandled",
+          "Given float16 input with float32 running statistics, your implementation does not return a float16 "
+          "output with the statistics kept in float32 and updated; torch's batch_norm does (mixed precision).",
+          check="half_input"),
     Entry("keeps_a_counter_it_declares_missing", "keeps a counter it declares it lacks",
           "It declares conformance_lacks = ('counter',), which exempts it from the counter's properties, yet train "
           "calls change its num_batches_tracked; torch counts train calls (drop 'counter' from conformance_lacks "

@@ -10,6 +10,7 @@ import numpy as np
 from conformance.candidates import replay
 from conformance.diagnosis.compare import close
 from conformance.diagnosis.probes import PROBES, grid
+from conformance.spec import oracle
 from conformance.spec.cases import Call, Case, Config
 
 
@@ -102,6 +103,47 @@ def _keeps_a_declared_missing_counter(impl, dtype) -> bool:
     return len(set(counts)) > 1
 
 
+def _apply_modifies_its_state(impl, dtype) -> bool:
+    """The pure form's apply changes the state passed in (it must return a new one)."""
+    inst = impl.make(Config(2, momentum=0.25), dtype)
+    inst.train(True)
+    inst.forward(grid((4, 2), 44, [0.0, 1.0]).astype(dtype))
+    return bool(getattr(inst, "state_modified", False))
+
+
+def _init_is_not_fresh(impl, dtype) -> bool:
+    """The pure form's init gives another state than a fresh module's."""
+    got = impl.make(Config(2), dtype).get_state()
+    want = oracle.State.fresh(2)
+    for k in ("weight", "bias", "running_mean", "running_var"):
+        g, w = getattr(got, k), getattr(want, k)
+        if (g is None) != (w is None) or (g is not None and not np.array_equal(np.asarray(g, np.float64), w)):
+            return True
+    return got.num_batches_tracked != want.num_batches_tracked
+
+
+def _half_input_mishandled(impl, dtype) -> bool:
+    """The functional form, given float16 input with float32 running stats, does not give a float16 output,
+    keep the stats in float32 and update them as torch does."""
+    if np.dtype(dtype) != np.float32:
+        return False  # torch pairs half input with float32 state only
+    config = Config(2, eps=0.0625, momentum=0.25)
+    state = oracle.State(None, None, np.array([0.5, -0.25]), np.array([2.0, 0.5]), 3)
+    case = Case(config, "float16", (Call(True, grid((4, 2), 45, [0.0, 1.0]).astype(np.float16)),), state)
+    inst = impl.make(config, dtype)
+    inst.set_state(case.initial_state())
+    inst.train(True)
+    y = inst.forward(case.x)
+    if y.dtype != np.float16 or any(dt != "float32" for dt in inst.state_dtypes().values()):
+        return True
+    exp = replay.run_oracle(case)
+    got = inst.get_state()
+    return not all(close(g, w, b, "float16")[0] for g, w, b in (
+        (y, exp.outputs[0], exp.output_bounds[0]),
+        (got.running_mean, exp.states[0].running_mean, exp.state_bounds[0].running_mean),
+        (got.running_var, exp.states[0].running_var, exp.state_bounds[0].running_var)))
+
+
 COMPUTE_CHECKS = ("float32_compute", "eps_float32")  # the outputs carry float32 rounding
 PRECISION_CHECKS = COMPUTE_CHECKS + ("narrow_state",)  # the outputs or the state do
 SIDE_CHECKS = {
@@ -121,4 +163,7 @@ SIDE_CHECKS = {
     "float32_compute": (None, lambda impl, dt, facts: _computes_in_float32(impl, dt)),
     "eps_float32": (None, lambda impl, dt, facts: _eps_in_float32(impl, dt)),
     "declared_counter": (None, lambda impl, dt, facts: _keeps_a_declared_missing_counter(impl, dt)),
+    "pure_state": ("state_argument", lambda impl, dt, facts: _apply_modifies_its_state(impl, dt)),
+    "pure_init": ("state_argument", lambda impl, dt, facts: _init_is_not_fresh(impl, dt)),
+    "half_input": ("stats_arguments", lambda impl, dt, facts: _half_input_mishandled(impl, dt)),
 }
