@@ -55,7 +55,7 @@ PROPERTY_ASPECTS: dict[str, tuple[str, ...]] = {
     "channels_are_independent": _STATS + ("data_handling",),
     "constant_channels_give_finite_output_equal_to_the_bias": _OUT,
     "eval_after_train_calls_uses_the_updated_running_stats": _RUN + ("eval", "eps", "affine"),
-    "eval_changes_no_state": ("eval", "counter"),
+    "eval_changes_no_state": ("eval", "counter", "data_handling", "precision"),
     "eval_gradients_use_the_running_stats_and_reach_no_buffer": ("gradients", "eval"),
     "eval_output_does_not_depend_on_the_rest_of_the_batch": ("eval",),
     "eval_output_uses_the_running_stats": ("eval",) + _OUT,

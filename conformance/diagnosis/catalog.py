@@ -206,8 +206,8 @@ CATALOG: tuple[Entry, ...] = (
           check="narrow_state"),
     Entry("variance_cancels", "variance cancels catastrophically",
           "The variance loses its digits on a large offset: your implementation agrees with torch on centred data "
-          "but not on the same data shifted by 1e4 (typical of E[x^2] - E[x]^2 in the working precision); torch "
-          "subtracts the mean before squaring.",
+          "but not on the same data shifted by 1e4 (1e2 in float32), typical of E[x^2] - E[x]^2 in the working "
+          "precision; torch subtracts the mean before squaring.",
           check="cancellation"),
     Entry("computes_in_float32", "float64 computed in float32",
           "A float64 module computes in float32: your implementation's float64 outputs and running stats carry "

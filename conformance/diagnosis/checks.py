@@ -38,12 +38,19 @@ def _layout_differs(impl, dtype, has) -> bool:
     return any(not (np.abs(o - outs[0]) <= 2 * bound).all() for o in outs[1:])
 
 
+# The offset of the cancellation check: where a one-pass variance loses every digit of a 1e-2 spread and
+# the bounds still hold sound algorithms to some (at 1e4 a float32 spread of 1e-2 is below resolution).
+CANCELLATION_OFFSET = {"float64": 1e4, "float32": 1e2}
+
+
 def _cancels(impl, dtype, judge) -> bool:
-    """Agrees with torch on centred data, not on the same data shifted by 1e4 (spread 1e-2); judged
+    """Agrees with torch on centred data, not on the same data shifted by an offset (spread 1e-2); judged
     with the bounds of ``judge`` (float32 for a float64 candidate that works in float32)."""
+    if judge not in CANCELLATION_OFFSET:
+        return False  # half precision cannot resolve the spread at any telling offset
     centred = grid((8, 2), 14, [0.0, 0.0]) / 100  # spread about 1e-2
     results = []
-    for offset in (0.0, 1e4):
+    for offset in (0.0, CANCELLATION_OFFSET[judge]):
         case = Case(Config(2), dtype, (Call(True, (centred + offset).astype(dtype)),))
         inst = impl.make(case.config, dtype)
         inst.train(True)

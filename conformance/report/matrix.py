@@ -146,8 +146,9 @@ def _by_aspect(d: results.Diagnosis) -> list[str]:
         return [f"`{x['name']}`" for x in d.deviations]
     out = []
     for a in d.aspects:
-        if a.get("status") in ("matched", "ambiguous"):
-            out.append(f"{a['aspect']}: " + " or ".join(f"`{n}`" for n in a.get("entries", [])))
+        if a.get("status") in ("matched", "ambiguous"):  # matched: all of them; ambiguous: one of them
+            joint = " or " if a["status"] == "ambiguous" else " + "
+            out.append(f"{a['aspect']}: " + joint.join(f"`{n}`" for n in a.get("entries", [])))
         elif a.get("status") in ("deviates", "unsupported"):
             out.append(f"{a['aspect']}: {a['status']}")
     return out
@@ -179,9 +180,9 @@ def markdown(outcomes: list[dict], versions: dict[str, str], profile: str) -> st
                 cells, note = [cell(run, s) for s in subjects], named(run, subjects)
         lines.append(f"| `{name}` | {versions.get(name, '')} | " + " | ".join(cells) + f" | {_escape(note)} |")
     lines += ["", "N deviations: N properties failed; n/a: not declared by the implementation "
-              "(`conformance_dtypes`). Deviations are listed by aspect of the semantics, each with the entries of the "
-              "diagnosis catalog that reproduce it, or `deviates` where none does "
-              "(`conformance/diagnosis.py`)."]
+              "(`conformance_dtypes`). Deviations are listed by aspect of the semantics, each with the entries of "
+              "the diagnosis catalog that reproduce it (`conformance/diagnosis/catalog.py`), or `deviates` where "
+              "none does."]
     return "\n".join(lines) + "\n"
 
 
