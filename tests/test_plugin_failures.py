@@ -163,20 +163,16 @@ def test_an_entry_that_names_the_diagnosed_catalog_entry_excuses_the_property(bu
     assert "known deviation: unbiased variance in the normalisation, unbiased_normalisation" in result.text
 
 
-def test_an_entry_that_names_another_catalog_entry_fails_the_run(buggy, fast, pytester, run_conformance):
-    """The fingerprint is a diagnosis entry the candidate does not show: its failure is not excused."""
-    kd = deviations(pytester, f"{PROPERTY}: eps_outside_sqrt -- we add eps after the square root")
+@pytest.mark.parametrize("entry, why", [
+    ("eps_outside_sqrt", "not explained by eps_outside_sqrt: the diagnosis does not find it"),
+    ("biased_running_var", f"a failure of {PROPERTY}, which biased running_var cannot produce")])
+def test_an_entry_the_diagnosis_does_not_find_or_that_cannot_fail_the_property_fails_the_run(
+        entry, why, buggy, fast, pytester, run_conformance):
+    kd = deviations(pytester, f"{PROPERTY}: {entry} -- listed for this test")
     result = run_conformance("conformance", f"--impl={buggy}", *fast, kd, "-k", f"{PROPERTY} and float64")
     assert result.ret == FAILED, result.text
     result.assert_outcomes(failed=1)
-    assert "not explained by eps_outside_sqrt: the diagnosis does not find it" in result.text
-
-
-def test_an_entry_whose_aspect_cannot_produce_the_property_fails_the_run(buggy, fast, pytester, run_conformance):
-    kd = deviations(pytester, f"{PROPERTY}: biased_running_var -- we store the biased variance")
-    result = run_conformance("conformance", f"--impl={buggy}", *fast, kd, "-k", f"{PROPERTY} and float64")
-    assert result.ret == FAILED, result.text
-    assert f"a failure of {PROPERTY}, which biased running_var cannot produce" in result.text
+    assert why in result.text
 
 
 def test_a_listed_property_that_crashes_fails_the_run(candidate, fast, pytester, run_conformance):

@@ -190,6 +190,11 @@ def _fit(aspect: Aspect, base: list[Entry], entries: list[Entry], runs: list[Pro
         if fits:
             return AspectVerdict(aspect, AspectStatus.AMBIGUOUS, _unique(e for c in fits for e in c),
                                  differs[:4])
+    return _unexplained(aspect, differs, verdicts)
+
+
+def _unexplained(aspect: Aspect, differs: list[str], verdicts: dict[str, AspectVerdict]) -> AspectVerdict:
+    """No entry fits: a deviation outside the catalog, or not judged where an earlier aspect is unknown."""
     blocked = [BY_ASPECT[a].title for a in aspect.after
                if verdicts[a].status in (AspectStatus.DEVIATES, AspectStatus.AMBIGUOUS, AspectStatus.NOT_JUDGED)]
     if blocked:
@@ -232,13 +237,7 @@ def _judge_gradients(aspect: Aspect, seen: _Seen, verdicts: dict[str, AspectVerd
     fits = [e for e in _entries(aspect) if not differs((e,))]
     if fits:
         return AspectVerdict(aspect, AspectStatus.MATCHED, fits[:1])
-    blocked = [BY_ASPECT[a].title for a in aspect.after
-               if verdicts[a].status in (AspectStatus.DEVIATES, AspectStatus.AMBIGUOUS, AspectStatus.NOT_JUDGED)]
-    if blocked:
-        return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=found[:4],
-                             note=f"not judged: its probes also show {' and '.join(blocked)}, which the diagnosis "
-                                  f"could not pin down")
-    return AspectVerdict(aspect, AspectStatus.DEVIATES, evidence=found[:4])
+    return _unexplained(aspect, found, verdicts)
 
 
 def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Result:
