@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conformance.candidates.errors import CandidateDied
 from conformance.diagnosis.catalog import Semantics
 from conformance.diagnosis.compare import close
 from conformance.diagnosis.probes import ProbeCrashed, crash, grid
@@ -54,7 +55,7 @@ def play(impl, dtype: str, probe: GradientProbe) -> Played | str:
         inst.train(probe.training)
         grads = inst.backward(probe.x.astype(dtype), probe.grad_output.astype(dtype))
         return Played(probe, grads, list(inst.buffers_with_gradients()))
-    except Exception as e:
+    except (Exception, CandidateDied) as e:  # a death or a hang costs this probe only
         raise crash(e) from e
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conformance.candidates.errors import CandidateDied
 from conformance.spec import dtypes, oracle
 from conformance.spec.cases import Call, Case, Config
 
@@ -163,7 +164,7 @@ class ProbeCrashed(Exception):
     pass
 
 
-def crash(e: Exception) -> ProbeCrashed:
+def crash(e: BaseException) -> ProbeCrashed:
     return ProbeCrashed(str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}")
 
 
@@ -188,7 +189,7 @@ def observe(impl, dtype: str, probe: Probe, facts: dict) -> list[Observation]:
             facts["state_dtype"] = facts.get("state_dtype", False) or inst.state_dtypes() != before
             facts["narrow_state"] = facts["narrow_state"] or _narrower(inst.state_dtypes(), dtype)
             out += call_observations(i, call.training, y, inst.get_state(), inst.state_dtypes())
-    except Exception as e:
+    except (Exception, CandidateDied) as e:  # a death or a hang costs this probe only
         raise crash(e) from e
     return out
 

@@ -13,6 +13,7 @@ from typing import cast
 
 import numpy as np
 
+from conformance.candidates.errors import CandidateDied
 from conformance.candidates.forms import HAS, REASONS
 from conformance.diagnosis import gradients
 from conformance.diagnosis.aspects import ASPECTS, BY_ASPECT, PROPERTY_ASPECTS, Aspect
@@ -70,7 +71,7 @@ def diagnose(impl, dtype: str, failing: list[str] | None = None) -> Result:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return _diagnose(impl, np.dtype(dtype).name, failing or [])
-    except Exception as e:  # noqa: BLE001 - the diagnosis must never break a run
+    except (Exception, CandidateDied) as e:  # noqa: BLE001 - the diagnosis must never break a run
         return Result(Status.PROBE_CRASHED, f"probe crashed: the diagnosis itself failed ({type(e).__name__}: {e})")
 
 
@@ -102,22 +103,39 @@ def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
     return _summary(impl, verdicts, failing)
 
 
+# After this many probes that killed or hung the candidate's process, the rest are not played: each
+# would cost a restart and a call timeout, and a candidate that dies on every call shows nothing more.
+MAX_DEATHS = 2
+
+
 def _play(impl, dtype: str, has: set) -> _Seen:
     facts: dict = {}
     seen = _Seen(has, "counter" in has, dtype)
     observed = []
+    deaths = 0
+
+    def crashed(name: str, e: ProbeCrashed) -> None:
+        nonlocal deaths
+        seen.crashed[name] = str(e).splitlines()[0][:200] if str(e) else "crashed"
+        deaths += isinstance(e.__cause__, CandidateDied)
+
     for p in PROBES:
-        if set(p.needs) <= has:
+        if deaths >= MAX_DEATHS:
+            seen.crashed[p.name] = f"not played: the candidate's process died in {deaths} probes"
+        elif set(p.needs) <= has:
             try:
                 observed.append((p, observe(impl, dtype, p, facts)))
             except ProbeCrashed as e:
-                seen.crashed[p.name] = str(e).splitlines()[0][:200] if str(e) else "crashed"
+                crashed(p.name, e)
     if "backward" in has:
         for gp in gradients.GRADIENT_PROBES:
+            if deaths >= MAX_DEATHS:
+                seen.crashed[gp.name] = f"not played: the candidate's process died in {deaths} probes"
+                continue
             try:
                 played = gradients.play(impl, dtype, gp)
             except ProbeCrashed as e:
-                seen.crashed[gp.name] = str(e).splitlines()[0][:200] if str(e) else "crashed"
+                crashed(gp.name, e)
                 continue
             if isinstance(played, str):
                 seen.no_backward = played
@@ -127,6 +145,8 @@ def _play(impl, dtype: str, has: set) -> _Seen:
     # then judged at float32's precision, so that what else it does can still be named.
     for entry in sorted((e for e in CATALOG if e.check), key=lambda e: e.check not in PRECISION_CHECKS):
         need, check = SIDE_CHECKS[cast(str, entry.check)]
+        if deaths >= MAX_DEATHS:
+            break
         try:
             if (need is None or need in has) and check(impl, dtype, facts):
                 seen.checks.add(entry.name)
@@ -134,6 +154,8 @@ def _play(impl, dtype: str, has: set) -> _Seen:
                     facts["judge"] = "float32"  # for the side checks that compare outputs
         except Exception:  # noqa: BLE001 - a check the candidate cannot run names nothing
             continue
+        except CandidateDied:
+            deaths += 1
     if dtype == "float64" and any(e.check in PRECISION_CHECKS for e in CATALOG if e.name in seen.checks):
         seen.judge = "float32"
     seen.runs = {p.name: ProbeRun(p, obs, bounds(p, seen.judge)) for p, obs in observed}
