@@ -30,7 +30,7 @@ from conformance.diagnosis.aspects import ASPECTS, PROPERTY_ASPECTS, Aspect
 from conformance.diagnosis.catalog import BY_NAME, CATALOG, Entry, Semantics
 from conformance.diagnosis.checks import COMPUTE_CHECKS, PRECISION_CHECKS, SIDE_CHECKS
 from conformance.diagnosis.probes import PROBES, STATE_KINDS, Observation, Probe, ProbeCrashed, observe
-from conformance.diagnosis.search import DEFAULT_FIELDS, Result, Status, diagnose
+from conformance.diagnosis.search import Result, Status, diagnose
 from conformance.diagnosis.variants import predict, variant
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "Aspect",
     "CATALOG",
     "COMPUTE_CHECKS",
-    "DEFAULT_FIELDS",
     "PRECISION_CHECKS",
     "PROBES",
     "SIDE_CHECKS",

@@ -63,13 +63,11 @@ def differences(played: Played, sem: Semantics, dtype: str) -> list[str]:
     """What differs from the gradients ``sem`` predicts, within the tolerances' bounds."""
     p = played.probe
     x, g = p.x.astype(np.float64), p.grad_output.astype(np.float64)
-    if p.training:
-        mean, var = oracle.batch_mean(x), oracle.batch_var(x)
-    else:
-        mean, var = np.asarray(p.state.running_mean), np.asarray(p.state.running_var)
-    through = p.training and sem.gradients == "through_statistics"
-    want = oracle.backward(x, g, mean, var, p.config.eps, p.state.weight, batch_stats=through)
-    bounds = tolerances.gradient_bounds(x, g, mean, var, p.config.eps, p.state.weight, dtype, batch_stats=p.training)
+    fwd = oracle.forward(p.state.copy(), x, training=p.training, eps=p.config.eps, momentum=p.config.momentum)
+    through = fwd.used_batch_stats and sem.gradients == "through_statistics"
+    want = oracle.backward(x, g, fwd.mean, fwd.var, p.config.eps, p.state.weight, batch_stats=through)
+    bounds = tolerances.gradient_bounds(x, g, fwd.mean, fwd.var, p.config.eps, p.state.weight, dtype,
+                                        batch_stats=fwd.used_batch_stats)
     out = []
     for name, got, expected, bound in zip(("grad_input", "grad_weight", "grad_bias"),
                                           (played.grads.input, played.grads.weight, played.grads.bias),

@@ -28,7 +28,7 @@ class Probe:
     calls: tuple[tuple[bool, np.ndarray], ...]  # (training, x); the values are exact in float32
     needs: tuple[str, ...] = ()  # capabilities of the candidate's form (conformance/candidates/forms.py)
     aspect: str = ""  # the aspect it is played for (aspects.ASPECTS)
-    judged: tuple[str, ...] = ("output",) + ("running_mean", "running_var", "num_batches_tracked")  # kinds compared
+    judged: tuple[str, ...] = ("output", "running_mean", "running_var", "num_batches_tracked")  # kinds compared
 
     @property
     def defaults(self) -> bool:
@@ -65,13 +65,12 @@ def _blocks(n, seed):
     return x + (np.arange(n) // 256 / 8.0).reshape(-1, 1)
 
 
-def _state(C, rm, rv, nbt, weight=None, bias=None):
-    return oracle.State(None if weight is None else np.asarray(weight, np.float64),
-                        None if bias is None else np.asarray(bias, np.float64),
-                        np.asarray(rm, np.float64), np.asarray(rv, np.float64), nbt)
+def _state(rm, rv, nbt):
+    """Running statistics and a counter, no affine parameters."""
+    return oracle.State(None, None, np.asarray(rm, np.float64), np.asarray(rv, np.float64), nbt)
 
 
-_UNTRACKED = oracle.State(None, None, None, None, None)
+_UNTRACKED = oracle.State()
 # Below half an ulp of the probes' variances in float64: every eps placement gives the same output, and
 # torch refuses eps=0 in training.
 _NO_EPS = 2.0 ** -60
@@ -82,7 +81,7 @@ _COUNTER = ("counter",)
 PROBES = (
     # pooling first: the layout check replays its first call
     Probe("pooling probe (train; (N, 11, L) input)", Config(_WIDE, eps=0.0625, momentum=0.25, affine=False),
-          _state(_WIDE, np.linspace(-1, 1, _WIDE), np.linspace(0.5, 2, _WIDE), 2),
+          _state(np.linspace(-1, 1, _WIDE), np.linspace(0.5, 2, _WIDE), 2),
           ((True, _positional((3, _WIDE, 4), 1, np.linspace(-2, 2, _WIDE))),),
           aspect="pooling", judged=("output",) + _STATS),
     Probe("normalisation probe (train, eps=2^-60; (4, 1) input)", Config(1, eps=_NO_EPS, affine=False,
@@ -97,24 +96,24 @@ PROBES = (
           oracle.State(np.array([-1.5]), np.array([0.25]), None, None, None),
           ((True, alike(4, 24, 1.0)),), aspect="affine", judged=("output",)),
     Probe("running-update probe (two train calls, momentum=0.25)", Config(1, eps=0.0625, momentum=0.25, affine=False),
-          _state(1, [0.5], [2.0], 4),
+          _state([0.5], [2.0], 4),
           ((True, alike(4, 25, 1.0)), (True, alike(4, 26, -0.5, 2.0))), aspect="running_update", judged=_STATS),
     Probe("momentum=0 probe (two train calls)", Config(1, eps=0.0625, momentum=0.0, affine=False),
-          _state(1, [-0.5], [1.5], 2),
+          _state([-0.5], [1.5], 2),
           ((True, alike(4, 27, 1.0)), (True, alike(4, 28, -1.0))), needs=_COUNTER, aspect="running_update",
           judged=_STATS),
     Probe("momentum=None probe (three train calls from a fresh counter)",
-          Config(1, eps=0.0625, momentum=None, affine=False), _state(1, [1.25], [0.5], 0),
+          Config(1, eps=0.0625, momentum=None, affine=False), _state([1.25], [0.5], 0),
           ((True, alike(4, 29, 1.0)), (True, alike(4, 30, 0.0)), (True, alike(4, 31, -1.0, 2.0))),
           needs=_COUNTER, aspect="cumulative_average", judged=_STATS),
     Probe("eval probe (one eval call with running stats)", Config(2, eps=0.0625, momentum=0.25, affine=False),
-          _state(2, [0.5, -0.25], [2.0, 0.5], 3), ((False, grid((4, 2), 32, [0.0, 1.0])),),
+          _state([0.5, -0.25], [2.0, 0.5], 3), ((False, grid((4, 2), 32, [0.0, 1.0])),),
           aspect="eval", judged=("output",) + _STATS),
     Probe("untracked eval probe (eval without running stats)", Config(2, eps=0.0625, affine=False,
                                                                       track_running_stats=False),
           _UNTRACKED, ((False, grid((4, 2), 33, [1.0, -1.0])),), aspect="eval", judged=("output",)),
     Probe("counter probe (train, eval, train)", Config(2, eps=0.0625, momentum=0.25, affine=False),
-          _state(2, [0.0, 0.0], [1.0, 1.0], 1),
+          _state([0.0, 0.0], [1.0, 1.0], 1),
           ((True, grid((4, 2), 34, [0.0, 0.0])), (False, grid((4, 2), 35, [0.0, 0.0])),
            (True, grid((4, 2), 36, [0.0, 0.0]))), needs=_COUNTER, aspect="counter", judged=("num_batches_tracked",)),
     Probe("untracked state probe (train without running stats)", Config(2, eps=0.0625, affine=False,

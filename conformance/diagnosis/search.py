@@ -35,20 +35,25 @@ class AspectVerdict:
     status: AspectStatus
     entries: list[Entry] = field(default_factory=list)  # matched; for AMBIGUOUS, every candidate
     evidence: list[str] = field(default_factory=list)
-    note: str = ""  # the exception of an unsupported aspect, why it was not probed or not judged
+    note: str = ""  # why it was not probed or not judged
+    crashed: list[str] = field(default_factory=list)  # "probe: exception" for each of its probes that raised
 
     def as_dict(self) -> dict:
         return {"aspect": self.aspect.name, "title": self.aspect.title, "status": self.status.value,
                 "entries": [e.name for e in self.entries], "verdict": self.words(), "evidence": self.evidence}
 
     def words(self) -> str:
-        if self.status is AspectStatus.MATCHED:
-            return " ".join(e.verdict for e in self.entries)
-        if self.status is AspectStatus.AMBIGUOUS:
-            return f"the probes fit {' or '.join(e.title for e in self.entries)} equally well"
-        if self.status is AspectStatus.DEVIATES:
-            return f"deviates from torch, not in the catalog: {self.evidence[0]}"
-        return {AspectStatus.MATCHES_TORCH: "matches torch"}.get(self.status, self.note)
+        words = {AspectStatus.MATCHES_TORCH: "matches torch",
+                 AspectStatus.MATCHED: " ".join(e.verdict for e in self.entries),
+                 AspectStatus.AMBIGUOUS: f"the probes fit {self.alternatives()} equally well",
+                 AspectStatus.DEVIATES: f"deviates from torch, not in the catalog: {(self.evidence or [''])[0]}",
+                 AspectStatus.UNSUPPORTED: "unsupported",
+                 AspectStatus.NOT_PROBED: f"not probed: {self.note}",
+                 AspectStatus.NOT_JUDGED: f"not judged: {self.note}"}[self.status]
+        return words + (f" (could not run: {'; '.join(self.crashed)})" if self.crashed else "")
+
+    def alternatives(self) -> str:
+        return " or ".join(e.title for e in self.entries)
 
 
 @dataclass
@@ -80,13 +85,16 @@ class _Seen:
     """What the candidate showed: each probe's observations or its crash, the side checks that fired."""
 
     has: set
-    counter: bool
     judge: str
     runs: dict = field(default_factory=dict)  # probe name -> ProbeRun
     crashed: dict = field(default_factory=dict)  # probe name -> first line of the exception
     checks: set = field(default_factory=set)
     gradients: list = field(default_factory=list)  # gradients.Played
     no_backward: str = ""
+
+    @property
+    def counter(self) -> bool:
+        return "counter" in self.has
 
 
 def _diagnose(impl, dtype: str, failing: list[str]) -> Result:
@@ -110,7 +118,7 @@ MAX_DEATHS = 2
 
 def _play(impl, dtype: str, has: set) -> _Seen:
     facts: dict = {}
-    seen = _Seen(has, "counter" in has, dtype)
+    seen = _Seen(has, dtype)
     observed = []
     deaths = 0
 
@@ -167,36 +175,35 @@ def _entries(aspect: Aspect) -> list[Entry]:
 
 
 def _judge(aspect: Aspect, seen: _Seen, verdicts: dict[str, AspectVerdict]) -> AspectVerdict:
-    entries = _entries(aspect)
-    probes = [p for p in PROBES if p.aspect == aspect.name]
     if aspect.name == "gradients":
         return _judge_gradients(aspect, seen, verdicts)
-    if not probes:  # judged by side checks alone
-        fired = [e for e in entries if e.name in seen.checks]
-        return AspectVerdict(aspect, AspectStatus.MATCHED if fired else AspectStatus.MATCHES_TORCH, fired)
+    entries = _entries(aspect)
+    fired = [e for e in entries if e.name in seen.checks]  # its side checks
+    probes = [p for p in PROBES if p.aspect == aspect.name]
     runs = [seen.runs[p.name] for p in probes if p.name in seen.runs]
     crashed = [f"{p.name}: {seen.crashed[p.name]}" for p in probes if p.name in seen.crashed]
-    lacking = sorted({n for p in probes for n in p.needs if n not in seen.has})
-    fired = [e for e in entries if e.name in seen.checks]
-    if not runs and fired:
-        return AspectVerdict(aspect, AspectStatus.MATCHED, fired)
     if not runs:
+        if fired or not probes:  # judged by side checks alone
+            return AspectVerdict(aspect, AspectStatus.MATCHED if fired else AspectStatus.MATCHES_TORCH, fired,
+                                 crashed=crashed)
         if crashed:
-            return AspectVerdict(aspect, AspectStatus.UNSUPPORTED, note="the candidate could not run "
-                                 + "; ".join(crashed))
-        return AspectVerdict(aspect, AspectStatus.NOT_PROBED,
-                             note="not probed: " + "; ".join(REASONS.get(n, n) for n in lacking))
-    base = [e for a in aspect.after for e in verdicts[a].entries if verdicts[a].status is AspectStatus.MATCHED
-            and not set(e.changes) & set(aspect.resets)]
-    if aspect.resets:  # judged afresh: the convention named earlier is one of the candidates here
-        entries += [e for a in aspect.after for e in verdicts[a].entries if set(e.changes) & set(aspect.resets)]
-    verdict = _fit(aspect, base, [e for e in entries if not e.check], runs, seen, verdicts)
-    fired = [e for e in entries if e.name in seen.checks]
+            return AspectVerdict(aspect, AspectStatus.UNSUPPORTED, crashed=crashed)
+        lacking = sorted({n for p in probes for n in p.needs if n not in seen.has})
+        return AspectVerdict(aspect, AspectStatus.NOT_PROBED, note="; ".join(REASONS.get(n, n) for n in lacking))
+    base = [e for e in _named(aspect, verdicts) if not set(e.changes) & set(aspect.resets)]
+    # judged afresh: a convention named earlier is one of the candidates here
+    variants = [e for e in entries if not e.check] + [e for e in _named(aspect, verdicts)
+                                                      if set(e.changes) & set(aspect.resets)]
+    verdict = _fit(aspect, base, variants, runs, seen, verdicts)
     if fired and verdict.status in (AspectStatus.MATCHES_TORCH, AspectStatus.MATCHED):
         verdict.status, verdict.entries = AspectStatus.MATCHED, verdict.entries + fired
-    if crashed and verdict.status is not AspectStatus.UNSUPPORTED:
-        verdict.note = "; not probed, the candidate could not run " + "; ".join(crashed)
+    verdict.crashed = crashed
     return verdict
+
+
+def _named(aspect: Aspect, verdicts: dict[str, AspectVerdict]) -> list[Entry]:
+    """The entries matched in the aspects ``aspect`` comes after."""
+    return [e for a in aspect.after if verdicts[a].status is AspectStatus.MATCHED for e in verdicts[a].entries]
 
 
 def _fit(aspect: Aspect, base: list[Entry], entries: list[Entry], runs: list[ProbeRun], seen: _Seen,
@@ -221,8 +228,8 @@ def _unexplained(aspect: Aspect, differs: list[str], verdicts: dict[str, AspectV
                if verdicts[a].status in (AspectStatus.DEVIATES, AspectStatus.AMBIGUOUS, AspectStatus.NOT_JUDGED)]
     if blocked:
         return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=differs[:4],
-                             note=f"not judged: its probes also show {' and '.join(blocked)}, which the diagnosis "
-                                  f"could not pin down")
+                             note=f"its probes also show {' and '.join(blocked)}, which the diagnosis could not "
+                                  "pin down")
     return AspectVerdict(aspect, AspectStatus.DEVIATES, evidence=differs[:4])
 
 
@@ -238,28 +245,27 @@ def _judge_gradients(aspect: Aspect, seen: _Seen, verdicts: dict[str, AspectVerd
     crashed = [f"{g.name}: {seen.crashed[g.name]}" for g in gradients.GRADIENT_PROBES if g.name in seen.crashed]
     if not seen.gradients:
         if crashed:
-            return AspectVerdict(aspect, AspectStatus.UNSUPPORTED,
-                                 note="the candidate could not run " + "; ".join(crashed))
-        return AspectVerdict(aspect, AspectStatus.NOT_PROBED,
-                             note="not probed: " + (seen.no_backward or REASONS["backward"]))
-    base = [e for a in aspect.after for e in verdicts[a].entries if verdicts[a].status is AspectStatus.MATCHED]
+            return AspectVerdict(aspect, AspectStatus.UNSUPPORTED, crashed=crashed)
+        return AspectVerdict(aspect, AspectStatus.NOT_PROBED, note=seen.no_backward or REASONS["backward"])
 
-    def differs(extra: tuple[Entry, ...]) -> list[str]:
-        sem = variant(*base, *extra) or Semantics()
+    def differs(*entries: Entry) -> list[str]:
+        sem = cast(Semantics, variant(*entries))  # gradient entries change one field each: never in conflict
         return [d for p in seen.gradients for d in gradients.differences(p, sem, seen.judge)]
 
-    found = differs(())
+    found = differs()
+    forward = [e for e in _named(aspect, verdicts) if e.aspect != "precision"]
     if not found:
-        return AspectVerdict(aspect, AspectStatus.MATCHES_TORCH)
-    forward = [e for e in base if e.aspect != "precision"]
-    if forward:  # the closed form of a variant's gradients is not in the catalog
-        return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=found[:4],
-                             note="not judged: the gradients of " + " and ".join(e.title for e in forward)
-                                  + " are not predicted")
-    fits = [e for e in _entries(aspect) if not differs((e,))]
-    if fits:
-        return AspectVerdict(aspect, AspectStatus.MATCHED, fits[:1])
-    return _unexplained(aspect, found, verdicts)
+        verdict = AspectVerdict(aspect, AspectStatus.MATCHES_TORCH)
+    elif forward:  # the closed form of a variant's gradients is not in the catalog
+        titles = " and ".join(e.title for e in forward)
+        verdict = AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=found[:4],
+                                note=f"the gradients of {titles} are not predicted")
+    else:
+        fits = [e for e in _entries(aspect) if not differs(e)]
+        verdict = (AspectVerdict(aspect, AspectStatus.MATCHED, fits[:1]) if fits
+                   else _unexplained(aspect, found, verdicts))
+    verdict.crashed = crashed
+    return verdict
 
 
 def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Result:
@@ -267,7 +273,7 @@ def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Re
     entries = _unique(e for v in named if v.status is AspectStatus.MATCHED for e in v.entries)
     ambiguous = [v for v in named if v.status is AspectStatus.AMBIGUOUS]
     deviating = [v for v in named if v.status is AspectStatus.DEVIATES]
-    unsupported = [v for v in verdicts.values() if v.status is AspectStatus.UNSUPPORTED]
+    crashed = [v for v in verdicts.values() if v.crashed]
     unjudged = [v for v in verdicts.values() if v.status is AspectStatus.NOT_JUDGED]
     unexplained = [p for p in failing
                    if not any(verdicts[a].status in EXPLAINS for a in PROPERTY_ASPECTS.get(p, ()) if a in verdicts)]
@@ -275,16 +281,15 @@ def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Re
     aspects = [v.as_dict() for v in verdicts.values()]
     deviations = [e.as_dict() for e in _unique(e for v in named for e in v.entries)]
     parts = [e.verdict for e in entries]
-    parts += [f"The probes fit {v.words()[len('the probes fit '):]} ({v.aspect.title})." for v in ambiguous]
+    parts += [f"The probes fit {v.alternatives()} equally well ({v.aspect.title})." for v in ambiguous]
     parts += [f"In {v.aspect.title}, it deviates from torch in a way the catalog does not describe "
               f"({v.evidence[0]})." for v in deviating]
     tail = ""
     if unjudged:
-        tail += " Not judged: " + "; ".join(f"{v.aspect.title} ({v.note[len('not judged: '):]})"
-                                            for v in unjudged) + "."
-    if unsupported:
+        tail += " Not judged: " + "; ".join(f"{v.aspect.title} ({v.note})" for v in unjudged) + "."
+    if crashed:
         tail += " Not probed, the candidate could not run: " + "; ".join(
-            f"{v.aspect.title} ({v.note[len('the candidate could not run '):]})" for v in unsupported) + "."
+            f"{v.aspect.title} ({'; '.join(v.crashed)})" for v in crashed) + "."
     if not named:
         which = f" ({', '.join(failing)})" if failing else ""
         return Result(Status.NOT_IN_CATALOG,
@@ -306,5 +311,3 @@ def _summary(impl, verdicts: dict[str, AspectVerdict], failing: list[str]) -> Re
 def _unique(entries) -> list[Entry]:
     return list({e.name: e for e in entries}.values())
 
-
-DEFAULT_FIELDS = {"default_eps", "default_momentum", "initial_running_var", "starts_training", "default_affine"}

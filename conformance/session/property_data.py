@@ -167,17 +167,14 @@ _NAMED: dict[str, tuple[set[str], str]] = {}  # subject id -> (entries the diagn
 
 def named_by_diagnosis(subject: Subject) -> tuple[set[str], str]:
     """The catalog entries the diagnosis names for ``subject`` (probed once per process), and its verdict."""
-    if subject.id not in _NAMED:
-        try:
-            d = diagnose(subject.impl, subject.dtype)
-            _NAMED[subject.id] = ({x["name"] for x in d.deviations}, d.verdict)
-        except CandidateDied as e:  # the candidate's process died while probed: nothing is named
-            _NAMED[subject.id] = (set(), f"the diagnosis could not run: {e}")
+    if subject.id not in _NAMED:  # diagnose never raises: a candidate that dies while probed is named nothing
+        d = diagnose(subject.impl, subject.dtype)
+        _NAMED[subject.id] = ({x["name"] for x in d.deviations}, d.verdict)
     return _NAMED[subject.id]
 
 
 def judge_known_deviation(listed: Deviation, call: pytest.CallInfo, report: pytest.TestReport,
-                          named: Callable[[], tuple[set[str], str]] = lambda: (set(), "")) -> None:
+                          named: Callable[[], tuple[set[str], str]]) -> None:
     """A listed property's report: excused (shown as pytest's xfail) only when every failure compares the
     listed quantity (or, for a catalog entry id, is a comparison of a subject the diagnosis finds that entry
     in); failed as FIXED when it passed; else failed, saying why the entry does not excuse it."""
