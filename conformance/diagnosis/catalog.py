@@ -53,6 +53,7 @@ class Entry:
     verdict: str  # what the implementation does, what torch does
     changes: dict = field(default_factory=dict)  # Semantics fields (empty for a side check)
     check: str | None = None  # the side check that detects it (see SIDE_CHECKS)
+    unpredicted: bool = False  # its rounding is not in the predictions: later aspects' probes cannot be judged
 
     @property
     def aspect(self) -> str:
@@ -73,7 +74,8 @@ ASPECT_OF = {
     "starts_training": "defaults", "default_affine": "defaults",
     "input_modified": "data_handling", "layout": "data_handling", "output_dtype": "data_handling",
     "state_dtype": "data_handling", "narrow_state": "precision", "cancellation": "precision",
-    "float32_compute": "precision", "eps_float32": "precision",
+    "float32_compute": "precision", "eps_float32": "precision", "half_state": "precision",
+    "half_statistics": "precision",
     "gradients": "gradients", "declared_counter": "counter", "pure_state": "data_handling", "pure_init": "defaults",
     "half_input": "data_handling",
     "one_value": "input_errors", "rank": "input_errors", "channels": "input_errors",
@@ -218,6 +220,16 @@ CATALOG: tuple[Entry, ...] = (
           "eps is rounded to float32 in a float64 module: your implementation normalises with float32(eps) (ONNX "
           "stores float attributes, eps and momentum, in 32 bits); torch uses eps as given, in double.",
           check="eps_float32"),
+    Entry("running_stats_rounded_to_half", "running stats rounded to half precision",
+          "Given half input, the running statistics are rounded to the input's half precision before they are "
+          "stored: your implementation's float32 buffers hold only half values, about 3 significant digits; torch "
+          "updates them in float32.",
+          check="half_state", unpredicted=True),
+    Entry("statistics_in_half", "half input's statistics computed in half precision",
+          "Given float16 input, the batch statistics are computed in float16: deviations from the mean past 256 "
+          "square past float16's largest value (65504), and your running_var or output turns inf or nan; torch "
+          "accumulates half input in float32.",
+          check="half_statistics", unpredicted=True),
     Entry("apply_modifies_the_state_passed_in", "apply modifies the state passed in",
           "The pure form's apply writes into the state it is given: your implementation updates the running "
           "statistics passed in; a pure apply returns a new state and leaves its argument as it was, as "

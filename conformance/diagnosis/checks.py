@@ -9,14 +9,14 @@ import numpy as np
 
 from conformance.candidates import replay
 from conformance.diagnosis.compare import close
-from conformance.diagnosis.probes import PROBES, grid
-from conformance.spec import oracle
+from conformance.diagnosis.probes import PROBES, build, grid
+from conformance.spec import dtypes, oracle
 from conformance.spec.assertions import assert_state_equal
 from conformance.spec.cases import Call, Case, Config
 
 
 def _raises(impl, dtype, config: Config, x: np.ndarray, training: bool = True) -> bool:
-    inst = impl.make(config, dtype)
+    inst = build(impl, config, dtype)
     inst.train(training)
     try:
         inst.forward_raw(x.astype(dtype))
@@ -30,7 +30,7 @@ def _layout_differs(impl, dtype, facts) -> bool:
     x = probe.calls[0][1].astype(dtype)
     outs = []
     for layout in ("contiguous", "transposed", "strided"):
-        inst = impl.make(probe.config, dtype)
+        inst = build(impl, probe.config, dtype)
         inst.set_state(probe.state)
         inst.train(True)
         outs.append(inst.forward(x, layout))
@@ -53,7 +53,7 @@ def _cancels(impl, dtype, judge) -> bool:
     results = []
     for offset in (0.0, CANCELLATION_OFFSET[judge]):
         case = Case(Config(2), dtype, (Call(True, (centred + offset).astype(dtype)),))
-        inst = impl.make(case.config, dtype)
+        inst = build(impl, case.config, dtype)
         inst.train(True)
         exp = replay.run_oracle(Case(case.config, judge, (Call(True, (centred + offset).astype(judge)),)))
         results.append(close(inst.forward(case.x), exp.outputs[0], exp.output_bounds[0], judge)[0])
@@ -66,7 +66,7 @@ def _float64_fits(impl, dtype, x, eps) -> list[bool] | None:
     if np.dtype(dtype) != np.float64:
         return None  # in float32 the two cannot be told apart
     config = Config(x.shape[1], eps=eps, affine=False, track_running_stats=False)
-    inst = impl.make(config, dtype)
+    inst = build(impl, config, dtype)
     inst.train(True)
     y = inst.forward(x.astype(dtype))
     fits = []
@@ -87,7 +87,7 @@ def _eps_in_float32(impl, dtype) -> bool:
         return False  # in float32 the two cannot be told apart
     eps = 0.1
     x = grid((8, 2), 15, [0.0, 0.0]) / 4096
-    inst = impl.make(Config(2, eps=eps, affine=False, track_running_stats=False), dtype)
+    inst = build(impl, Config(2, eps=eps, affine=False, track_running_stats=False), dtype)
     inst.train(True)
     y = inst.forward(x.astype(dtype))
     fits = []
@@ -102,7 +102,7 @@ def _keeps_a_declared_missing_counter(impl, dtype) -> bool:
     """It declares ``conformance_lacks = ("counter",)``, yet train calls change its num_batches_tracked."""
     if "counter" not in getattr(impl, "lacks", ()):
         return False
-    inst = impl.make(Config(2, momentum=0.1), dtype)
+    inst = build(impl, Config(2, momentum=0.1), dtype)
     inst.train(True)
     counts = [inst.get_state().num_batches_tracked]
     for seed in (38, 39):
@@ -113,7 +113,7 @@ def _keeps_a_declared_missing_counter(impl, dtype) -> bool:
 
 def _apply_modifies_its_state(impl, dtype) -> bool:
     """The pure form's apply changes the state passed in (it must return a new one)."""
-    inst = impl.make(Config(2, momentum=0.25), dtype)
+    inst = build(impl, Config(2, momentum=0.25), dtype)
     inst.train(True)
     inst.forward(grid((4, 2), 44, [0.0, 1.0]).astype(dtype))
     return bool(getattr(inst, "state_modified", False))
@@ -122,7 +122,7 @@ def _apply_modifies_its_state(impl, dtype) -> bool:
 def _init_is_not_fresh(impl, dtype) -> bool:
     """The pure form's init gives another state than a fresh module's."""
     try:
-        assert_state_equal("from init vs a fresh module's", impl.make(Config(2), dtype).get_state(),
+        assert_state_equal("from init vs a fresh module's", build(impl, Config(2), dtype).get_state(),
                            oracle.State.fresh(2))
     except AssertionError:
         return True
@@ -137,7 +137,7 @@ def _half_input_mishandled(impl, dtype) -> bool:
     config = Config(2, eps=0.0625, momentum=0.25)
     state = oracle.State(None, None, np.array([0.5, -0.25]), np.array([2.0, 0.5]), 3)
     case = Case(config, "float16", (Call(True, grid((4, 2), 45, [0.0, 1.0]).astype(np.float16)),), state)
-    inst = impl.make(config, dtype)
+    inst = build(impl, config, dtype)
     inst.set_state(case.initial_state())
     inst.train(True)
     y = inst.forward(case.x)
@@ -151,15 +151,48 @@ def _half_input_mishandled(impl, dtype) -> bool:
         (got.running_var, exp.states[0].running_var, exp.state_bounds[0].running_var)))
 
 
+def _half_step(impl, dtype, x: np.ndarray):
+    """One train call on half input (momentum 0.1, a state no half value equals): the candidate's output
+    and state, and the oracle's expectation."""
+    config = Config(x.shape[1], eps=0.0625, momentum=0.1, affine=False)
+    state = oracle.State(None, None, np.array([0.3, -0.7]), np.array([1.3, 0.7]), 2)
+    case = Case(config, dtype, (Call(True, x.astype(dtype)),), state)
+    inst = build(impl, config, dtype)
+    inst.set_state(case.initial_state())
+    inst.train(True)
+    return inst.forward(case.x), inst.get_state(), replay.run_oracle(case)
+
+
+def _state_rounded_to_half(impl, dtype) -> bool:
+    """Half input: the running stats are off by more than float32's bounds and every one is a value of the
+    input's half dtype (torch's, kept in float32, are not)."""
+    if dtype not in dtypes.HALF:
+        return False
+    _, got, exp = _half_step(impl, dtype, grid((4, 2), 46, [1000.0, -600.0]))
+    pairs = [(np.asarray(g, np.float64), w, b) for g, w, b in (
+        (got.running_mean, exp.states[0].running_mean, exp.state_bounds[0].running_mean),
+        (got.running_var, exp.states[0].running_var, exp.state_bounds[0].running_var))]
+    in_half = all(np.array_equal(g, g.astype(dtype).astype(np.float64)) for g, _, _ in pairs)
+    return in_half and not all(close(g, w, b, "float32")[0] for g, w, b in pairs)
+
+
+def _statistics_in_half(impl, dtype) -> bool:
+    """float16 input whose deviations from the mean pass 256: their squares overflow float16 (past 65504), so
+    statistics computed in float16 turn running_var or the output inf or nan; torch's, in float32, are finite."""
+    if dtype != "float16":
+        return False  # bfloat16 has float32's range: nothing overflows
+    y, got, _ = _half_step(impl, dtype, np.array([[-300.0, 280.0], [300.0, -280.0], [-300.0, 280.0], [300.0, -280.0]]))
+    return not (np.isfinite(np.asarray(y, np.float64)).all() and np.isfinite(got.running_var).all())
+
+
 COMPUTE_CHECKS = ("float32_compute", "eps_float32")  # the outputs carry float32 rounding
-PRECISION_CHECKS = COMPUTE_CHECKS + ("narrow_state",)  # the outputs or the state do
+PRECISION_CHECKS = COMPUTE_CHECKS + ("narrow_state", "half_state", "half_statistics")  # the outputs or the state do
 SIDE_CHECKS = {
     # name: (capability needed, fn(impl, dtype, facts) -> deviation present)
     "input_modified": (None, lambda impl, dt, facts: facts.get("input_modified", False)),
     "output_dtype": (None, lambda impl, dt, facts: facts.get("output_dtype", False)),
     "state_dtype": (None, lambda impl, dt, facts: facts.get("state_dtype", False)),
-    # float64 only: a half-precision module may keep its state in its own dtype or in float32
-    "narrow_state": (None, lambda impl, dt, facts: dt == "float64" and facts.get("narrow_state", False)),
+    "narrow_state": (None, lambda impl, dt, facts: facts.get("narrow_state", False)),
     "layout": (None, lambda impl, dt, facts: _layout_differs(impl, dt, facts)),
     "one_value": (None, lambda impl, dt, facts: not _raises(impl, dt, Config(1), np.ones((1, 1)))),
     "rank": ("rank_check", lambda impl, dt, facts: not _raises(impl, dt, Config(2),
@@ -173,4 +206,6 @@ SIDE_CHECKS = {
     "pure_state": ("state_argument", lambda impl, dt, facts: _apply_modifies_its_state(impl, dt)),
     "pure_init": ("state_argument", lambda impl, dt, facts: _init_is_not_fresh(impl, dt)),
     "half_input": ("stats_arguments", lambda impl, dt, facts: _half_input_mishandled(impl, dt)),
+    "half_state": (None, lambda impl, dt, facts: _state_rounded_to_half(impl, dt)),
+    "half_statistics": (None, lambda impl, dt, facts: _statistics_in_half(impl, dt)),
 }

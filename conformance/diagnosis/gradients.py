@@ -12,7 +12,7 @@ import numpy as np
 from conformance.candidates.errors import CandidateDied
 from conformance.diagnosis.catalog import Semantics
 from conformance.diagnosis.compare import close
-from conformance.diagnosis.probes import ProbeCrashed, crash, grid
+from conformance.diagnosis.probes import ProbeCrashed, build, crash, grid
 from conformance.spec import oracle, tolerances
 from conformance.spec.cases import Config
 
@@ -47,7 +47,7 @@ class Played:
 def play(impl, dtype: str, probe: GradientProbe) -> Played | str:
     """The candidate's gradients on ``probe``; the reason when it has no backward pass."""
     try:
-        inst = impl.make(probe.config, dtype)
+        inst = build(impl, probe.config, dtype)
         reason = inst.can_backward()
         if reason:
             return reason

@@ -167,16 +167,25 @@ def crash(e: BaseException) -> ProbeCrashed:
     return ProbeCrashed(str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}")
 
 
+def build(impl, config: Config, dtype):
+    """The candidate for ``dtype`` input built as the properties build it: a float32 module for half input."""
+    return impl.make(config, dtypes.state_dtype(dtype))
+
+
+def build_default(impl, num_features: int, dtype):
+    return impl.make_default(num_features, dtypes.state_dtype(dtype))
+
+
 def observe(impl, dtype: str, probe: Probe, facts: dict) -> list[Observation]:
     """Play ``probe`` on the candidate; note side facts (input modified, dtypes) in ``facts``."""
     case = probe.case(dtype)
     try:
         out: list[Observation] = []
         if probe.defaults:
-            inst = impl.make_default(case.config.num_features, dtype)
+            inst = build_default(impl, case.config.num_features, dtype)
             out += fresh_observations(inst.training, inst.get_state())
         else:
-            inst = impl.make(case.config, dtype)
+            inst = build(impl, case.config, dtype)
             inst.set_state(case.initial_state())
         before = inst.state_dtypes()
         facts["narrow_state"] = facts.get("narrow_state", False) or _narrower(before, dtype)

@@ -85,12 +85,16 @@ class _Seen:
     """What the candidate showed: each probe's observations or its crash, the side checks that fired."""
 
     has: set
-    judge: str
+    dtype: str  # the input's
+    judge: str = ""  # the precision its values are judged at: the input's, or float32 for a float64 module in it
     runs: dict = field(default_factory=dict)  # probe name -> ProbeRun
     crashed: dict = field(default_factory=dict)  # probe name -> first line of the exception
     checks: set = field(default_factory=set)
     gradients: list = field(default_factory=list)  # gradients.Played
     no_backward: str = ""
+
+    def __post_init__(self) -> None:
+        self.judge = self.judge or self.dtype
 
     @property
     def counter(self) -> bool:
@@ -230,6 +234,11 @@ def _unexplained(aspect: Aspect, differs: list[str], verdicts: dict[str, AspectV
         return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=differs[:4],
                              note=f"its probes also show {' and '.join(blocked)}, which the diagnosis could not "
                                   "pin down")
+    rounded = [e.title for e in _named(aspect, verdicts) if e.unpredicted]
+    if rounded:
+        return AspectVerdict(aspect, AspectStatus.NOT_JUDGED, evidence=differs[:4],
+                             note=f"its probes carry the rounding of {' and '.join(rounded)}, which the "
+                                  "predictions do not model")
     return AspectVerdict(aspect, AspectStatus.DEVIATES, evidence=differs[:4])
 
 
@@ -237,8 +246,9 @@ def _differences(entries: tuple[Entry, ...], runs: list[ProbeRun], seen: _Seen) 
     sem = variant(*entries)
     if sem is None:
         return ["entries that contradict each other"]
-    return [f"{r.probe.name}, {ob.label} differs from {'torch' if not entries else 'the prediction'} {why}"
-            for r in runs for ob, ok, why in compared(r, predict(sem, r.probe), seen.judge, seen.counter) if not ok]
+    against = "torch" if not entries else "the prediction"
+    return [f"{r.probe.name}, {ob.label} differs from {against} {why}" for r in runs
+            for ob, ok, why in compared(r, predict(sem, r.probe, seen.dtype), seen.judge, seen.counter) if not ok]
 
 
 def _judge_gradients(aspect: Aspect, seen: _Seen, verdicts: dict[str, AspectVerdict]) -> AspectVerdict:

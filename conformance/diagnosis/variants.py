@@ -39,8 +39,9 @@ def _fresh(sem: Semantics, C: int) -> oracle.State:
     return s
 
 
-def predict(sem: Semantics, probe: Probe) -> list[Observation]:
-    """What an implementation with semantics ``sem`` shows on ``probe``, in float64."""
+def predict(sem: Semantics, probe: Probe, dtype: str = "float64") -> list[Observation]:
+    """What an implementation with semantics ``sem`` shows on ``probe``, in float64, given the probe's
+    inputs as they are in ``dtype`` (half precision rounds some of them)."""
     cfg = probe.config
     out: list[Observation] = []
     if probe.defaults:
@@ -49,8 +50,8 @@ def predict(sem: Semantics, probe: Probe) -> list[Observation]:
         out += fresh_observations(sem.starts_training, s)
     else:
         s = cast(oracle.State, probe.state).copy()  # a probe without defaults holds its state
-    for i, (training, x) in enumerate(probe.calls, 1):
-        x = np.asarray(x, np.float64)
+    for i, call in enumerate(probe.case(dtype).calls, 1):
+        training, x = call.training, np.asarray(call.x, np.float64)
         if sem.pooling == "position_loop" and x.ndim == 3:
             inner = dataclasses.replace(sem, pooling="channel")
             y = np.stack([_call(inner, cfg, s, training, x[:, :, l]) for l in range(x.shape[2])], axis=2)

@@ -20,7 +20,9 @@ from conformance.strategies.cache import cacheable
 # Smallest first: sampled_from shrinks towards the first entry.
 NUM_FEATURES = (1, 2, 3, 5, 9, 33)
 # (N, L), L = 0 for an (N, C) input; within the default limits (sides up to 8, or 64 for a large case).
-SIDES = ((2, 0), (1, 0), (3, 0), (1, 2), (2, 2), (1, 3), (5, 0), (3, 2), (8, 0), (4, 5), (2, 8), (8, 8),
+# N = 2 leads each rank: a first example with one sample would show a per-position bug as a one-value
+# error rather than as wrong values.
+SIDES = ((2, 0), (1, 0), (3, 0), (2, 2), (1, 2), (1, 3), (5, 0), (3, 2), (8, 0), (4, 5), (2, 8), (8, 8),
          (64, 0), (16, 64), (64, 64))
 # m from 512 to 4096, as the default's big shapes.
 BIG_SIDES = ((512, 0), (4096, 0), (64, 64), (2, 1024), (8, 257))
