@@ -15,10 +15,7 @@ import numpy as np
 
 from conformance.candidates.errors import CandidateError, MalformedOutput, candidate_raised, raised
 from conformance.candidates.instance import Pending, Ready, Seen
-from conformance.spec import (
-    dtypes,  # noqa: F401 - registers bfloat16 with NumPy
-    oracle,
-)
+from conformance.spec import dtypes, oracle
 from conformance.spec.cases import Config
 
 STATE_FIELDS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -67,9 +64,6 @@ class NumpyArrays:
         return np.asarray(a).dtype.name
 
 
-_BFLOAT16 = np.dtype("bfloat16")
-
-
 class TorchArrays:
     name = "torch.Tensor"
 
@@ -81,7 +75,7 @@ class TorchArrays:
     def native(self, a: np.ndarray, dtype=None, device=True):
         """A tensor of ``a``'s values on this device (on the CPU, sharing memory, without ``device``)."""
         a = np.asarray(a) if dtype is None else np.array(a, dtype=dtype)
-        if a.dtype == _BFLOAT16:  # NumPy has no bfloat16: go through its bits
+        if a.dtype.name == "bfloat16":  # NumPy has no bfloat16: go through its bits
             t = self.torch.from_numpy(a.view(np.int16)).view(self.torch.bfloat16)
         else:
             t = self.torch.from_numpy(a)
@@ -90,7 +84,7 @@ class TorchArrays:
     def to_numpy(self, a) -> np.ndarray:
         a = a.detach().cpu()
         if a.dtype == self.torch.bfloat16:
-            return a.view(self.torch.int16).numpy().view(np.dtype("bfloat16")).copy()
+            return a.view(self.torch.int16).numpy().view(dtypes.register_bfloat16()).copy()
         return a.numpy().copy()
 
     def is_native(self, a) -> bool:

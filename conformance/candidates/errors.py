@@ -106,4 +106,15 @@ def rebuild(info: dict) -> BaseException:
         e.add_note("raised in the candidate's process at " + " <- ".join(reversed(info["where"])))
     if not isinstance(e, Exception):  # SystemExit, KeyboardInterrupt, GeneratorExit: the candidate's, not ours
         e = CandidateError(f"raised {info['type']}: {info['message']}")
+    setattr(e, _REBUILT_MARK, True)
     return e
+
+
+_REBUILT_MARK = "_conformance_raised_by_the_candidate"
+
+
+def the_candidates(excinfo) -> bool:
+    """``__tracebackhide__`` of the suite's modules that carry calls to the candidate: pytest shows a failure
+    that is the candidate's (its death, a broken contract, what it raised, with where) without their frames."""
+    e = getattr(excinfo, "value", None)
+    return isinstance(e, (CandidateDied, CandidateError)) or bool(getattr(e, _REBUILT_MARK, False))

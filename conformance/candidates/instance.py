@@ -10,8 +10,12 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from conformance.candidates.errors import the_candidates
 from conformance.spec import oracle
 from conformance.spec.cases import Config
+
+# pytest leaves these frames out of a failure that is the candidate's own (the message says what happened).
+__tracebackhide__ = the_candidates
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

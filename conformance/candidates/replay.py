@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from conformance.candidates.errors import the_candidates
 from conformance.candidates.instance import Instance
 from conformance.candidates.registry import Subject
 from conformance.spec import oracle, tolerances
 from conformance.spec.cases import Case
+
+# pytest leaves these frames out of a failure that is the candidate's own (the message says what happened).
+__tracebackhide__ = the_candidates
 
 
 class Observed:

@@ -31,7 +31,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from conformance.candidates.errors import CandidateDied, ImplementationError, rebuild
+from conformance.candidates.errors import CandidateDied, ImplementationError, rebuild, the_candidates
+
+# pytest leaves these frames out of a failure that is the candidate's own (the message says what happened).
+__tracebackhide__ = the_candidates
 
 START_TIMEOUT_S = 120.0  # importing a framework on a cold disk can take tens of seconds
 LOG_TAIL = 1500  # characters of the child's output quoted when it dies

@@ -13,11 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from conformance.candidates.errors import CandidateDied, CandidateError, ImplementationError, rebuild
+from conformance.candidates.errors import (
+    CandidateDied,
+    CandidateError,
+    ImplementationError,
+    rebuild,
+    the_candidates,
+)
 from conformance.candidates.instance import Instance, Pending, Seen
 from conformance.candidates.registry import Implementation
 from conformance.isolation.channel import Channel, Described, InFlight, Limits
 from conformance.spec.cases import Config
+
+# pytest leaves these frames out of a failure that is the candidate's own (the message says what happened).
+__tracebackhide__ = the_candidates
 
 __all__ = ["IsolatedImplementation", "IsolatedInstance", "Limits", "close_all", "resolve"]
 
