@@ -129,38 +129,42 @@ def _init_is_not_fresh(impl, dtype) -> bool:
     return False
 
 
+def _train_once(impl, dtype, config: Config, state: oracle.State, x: np.ndarray, input_dtype):
+    """One train call from ``state``: the candidate module, its output and the oracle's expectation."""
+    case = Case(config, input_dtype, (Call(True, x.astype(input_dtype)),), state)
+    inst = build(impl, config, dtype)
+    inst.set_state(case.initial_state())
+    inst.train(True)
+    return inst, inst.forward(case.x), replay.run_oracle(case)
+
+
+def _running_stat_pairs(got: oracle.State, exp):
+    """(got, expected, bound) for running_mean and running_var after the first call."""
+    return ((got.running_mean, exp.states[0].running_mean, exp.state_bounds[0].running_mean),
+            (got.running_var, exp.states[0].running_var, exp.state_bounds[0].running_var))
+
+
 def _half_input_mishandled(impl, dtype) -> bool:
     """The functional form, given float16 input with float32 running stats, does not give a float16 output,
     keep the stats in float32 and update them as torch does."""
     if np.dtype(dtype) != np.float32:
         return False  # torch pairs half input with float32 state only
-    config = Config(2, eps=0.0625, momentum=0.25)
     state = oracle.State(None, None, np.array([0.5, -0.25]), np.array([2.0, 0.5]), 3)
-    case = Case(config, "float16", (Call(True, grid((4, 2), 45, [0.0, 1.0]).astype(np.float16)),), state)
-    inst = build(impl, config, dtype)
-    inst.set_state(case.initial_state())
-    inst.train(True)
-    y = inst.forward(case.x)
+    inst, y, exp = _train_once(impl, dtype, Config(2, eps=0.0625, momentum=0.25), state,
+                               grid((4, 2), 45, [0.0, 1.0]), "float16")
     if y.dtype != np.float16 or any(dt != "float32" for dt in inst.state_dtypes().values()):
         return True
-    exp = replay.run_oracle(case)
-    got = inst.get_state()
-    return not all(close(g, w, b, "float16")[0] for g, w, b in (
-        (y, exp.outputs[0], exp.output_bounds[0]),
-        (got.running_mean, exp.states[0].running_mean, exp.state_bounds[0].running_mean),
-        (got.running_var, exp.states[0].running_var, exp.state_bounds[0].running_var)))
+    pairs = ((y, exp.outputs[0], exp.output_bounds[0]),) + _running_stat_pairs(inst.get_state(), exp)
+    return not all(close(g, w, b, "float16")[0] for g, w, b in pairs)
 
 
 def _half_step(impl, dtype, x: np.ndarray):
     """One train call on half input (momentum 0.1, a state no half value equals): the candidate's output
     and state, and the oracle's expectation."""
-    config = Config(x.shape[1], eps=0.0625, momentum=0.1, affine=False)
     state = oracle.State(None, None, np.array([0.3, -0.7]), np.array([1.3, 0.7]), 2)
-    case = Case(config, dtype, (Call(True, x.astype(dtype)),), state)
-    inst = build(impl, config, dtype)
-    inst.set_state(case.initial_state())
-    inst.train(True)
-    return inst.forward(case.x), inst.get_state(), replay.run_oracle(case)
+    inst, y, exp = _train_once(impl, dtype, Config(x.shape[1], eps=0.0625, momentum=0.1, affine=False),
+                               state, x, dtype)
+    return y, inst.get_state(), exp
 
 
 def _state_rounded_to_half(impl, dtype) -> bool:
@@ -169,9 +173,7 @@ def _state_rounded_to_half(impl, dtype) -> bool:
     if dtype not in dtypes.HALF:
         return False
     _, got, exp = _half_step(impl, dtype, grid((4, 2), 46, [1000.0, -600.0]))
-    pairs = [(np.asarray(g, np.float64), w, b) for g, w, b in (
-        (got.running_mean, exp.states[0].running_mean, exp.state_bounds[0].running_mean),
-        (got.running_var, exp.states[0].running_var, exp.state_bounds[0].running_var))]
+    pairs = [(np.asarray(g, np.float64), w, b) for g, w, b in _running_stat_pairs(got, exp)]
     in_half = all(np.array_equal(g, g.astype(dtype).astype(np.float64)) for g, _, _ in pairs)
     return in_half and not all(close(g, w, b, "float32")[0] for g, w, b in pairs)
 
